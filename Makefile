@@ -1,0 +1,40 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install test lint demo bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	rm -rf build/demo build/demo-rejected
+	@echo "== translate the sample practice records (examples/records) =="
+	$(BIN)/labgw translate examples/records -o build/demo
+	@echo "== validate the messages it wrote =="
+	$(BIN)/labgw validate build/demo/messages
+	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
+	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
+
+bench: install
+	$(BIN)/python bench/translate.py
+
+clean:
+	rm -rf build out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""The one Issue model that every validator, intake check, rule, CLI and acknowledgement speaks.
+
+An Issue is shaped like a FHIR OperationOutcome.issue (severity, code from the FHIR IssueType value
+set, a location, a human message) so that it maps onto MedCom acknowledgement codes without loss.
+`rule` is our stable identifier of the check that fired (`LPS-CPR-SHAPE`, `XSD`, …): codes never
+change meaning once published, so vendors can key their handling on them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class Severity(enum.StrEnum):
+    """FHIR issue-severity (http://hl7.org/fhir/issue-severity)."""
+
+    FATAL = "fatal"
+    ERROR = "error"
+    WARNING = "warning"
+    INFORMATION = "information"
+
+    @property
+    def blocking(self) -> bool:
+        """Fatal and error issues make a record or message unacceptable."""
+        return self in (Severity.FATAL, Severity.ERROR)
+
+
+class IssueType(enum.StrEnum):
+    """The subset of FHIR issue-type (http://hl7.org/fhir/issue-type) that labgw produces."""
+
+    INVALID = "invalid"
+    STRUCTURE = "structure"
+    REQUIRED = "required"
+    VALUE = "value"
+    INVARIANT = "invariant"
+    SECURITY = "security"
+    TOO_LONG = "too-long"
+    CODE_INVALID = "code-invalid"
+    NOT_SUPPORTED = "not-supported"
+    NOT_FOUND = "not-found"
+    DUPLICATE = "duplicate"
+    TOO_COSTLY = "too-costly"
+    PROCESSING = "processing"
+    INFORMATIONAL = "informational"
+    EXCEPTION = "exception"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding about one place in one input.
+
+    Attributes:
+        severity: how bad it is; fatal/error reject the record or message.
+        code: FHIR IssueType.
+        rule: stable labgw rule identifier (documented in docs/issue-codes.md).
+        message: what was expected and what was found.
+        location: field path (`patient.cpr`), XPath or FHIRPath of the offending place.
+        record: the record (or message) id the issue is about, when known.
+        source: the input it came from (file name, `line 3`, HTTP request …).
+        line: line number in the source, when known.
+    """
+
+    severity: Severity
+    code: IssueType
+    rule: str
+    message: str
+    location: str | None = None
+    record: str | None = None
+    source: str | None = None
+    line: int | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity.blocking
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able form; None fields are left out."""
+        out: dict[str, object] = {
+            "severity": self.severity.value,
+            "code": self.code.value,
+            "rule": self.rule,
+            "message": self.message,
+        }
+        for key in ("location", "record", "source", "line"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def __str__(self) -> str:
+        where = " ".join(
+            part
+            for part in (
+                f"{self.source}:{self.line}" if self.source and self.line else self.source,
+                f"record {self.record}" if self.record else None,
+                self.location,
+            )
+            if part
+        )
+        return f"{self.severity.value} [{self.rule}] {where}: {self.message}".replace(" :", ":")
+
+
+def error(rule: str, message: str, *, code: IssueType = IssueType.INVALID, **where: object) -> Issue:
+    """An error-severity Issue; `where` takes location/record/source/line."""
+    return Issue(Severity.ERROR, code, rule, message, **where)  # type: ignore[arg-type]
+
+
+def warning(rule: str, message: str, *, code: IssueType = IssueType.VALUE, **where: object) -> Issue:
+    """A warning-severity Issue; `where` takes location/record/source/line."""
+    return Issue(Severity.WARNING, code, rule, message, **where)  # type: ignore[arg-type]
+
+
+def has_blocking(issues: Iterable[Issue]) -> bool:
+    """True when any issue is fatal or error."""
+    return any(issue.blocking for issue in issues)

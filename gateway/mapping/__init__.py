@@ -1,0 +1,1 @@
+"""Code tables (mappings/*.csv) and the mapping of a record's codes and units onto NPU and UCUM."""

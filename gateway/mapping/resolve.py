@@ -1,0 +1,98 @@
+"""Maps one record's analysis code and unit onto an NPU analysis and UCUM (DESIGN §3).
+
+Unknown codes and units are reported with the record, never guessed. An analysis that is not
+agreed for sharing is *filtered*: not an error of the practice, but not sent either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.issues import Issue, IssueType, Severity
+from gateway.mapping.tables import AnalysisDef, Mappings, ResultType
+from gateway.model import CodeSystem, LabRecord
+
+Say = Callable[[Severity, IssueType, str, str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """A record with its NPU analysis; `ucum` is the unit of the value (None: unitless)."""
+
+    record: LabRecord
+    analysis: AnalysisDef
+    ucum: str | None
+    mapped_from: str | None = None  # "LOCAL:CRP" / "FEE:9901" when the code was translated
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    mapped: Mapped | None
+    issues: tuple[Issue, ...]
+    filtered: bool = False
+
+
+def map_record(record: LabRecord, mappings: Mappings) -> Mapping:
+    """Find the NPU analysis and check the unit and the kind of value against it."""
+    issues: list[Issue] = []
+
+    def say(severity: Severity, code: IssueType, rule: str, location: str, message: str) -> None:
+        issues.append(Issue(severity, code, rule, message, location=location, record=record.key))
+
+    npu_code, mapped_from = _npu_code(record, mappings)
+    analysis = mappings.analyses.get(npu_code) if npu_code else None
+    if analysis is None:
+        shown = f"{record.analysis.system.value} code {record.analysis.code!r}"
+        if npu_code and npu_code != record.analysis.code:
+            shown += f" (mapped to {npu_code})"
+        say(Severity.ERROR, IssueType.CODE_INVALID, "MAP-UNKNOWN-CODE", "analysis.code",
+            f"{shown} is not in the mapping tables; add it to mappings/ or send an agreed code")
+        return Mapping(None, tuple(issues))
+    ucum = _unit(record, analysis, mappings, say)
+    if analysis.result_type is ResultType.NUMERIC and not record.result.value.is_numeric:
+        say(Severity.ERROR, IssueType.VALUE, "MAP-VALUE-TYPE", "result.value",
+            f"{analysis.npu_code} ({analysis.short_name}) has numeric results; "
+            f"found text {record.result.value.text[:40]!r}")
+    if any(issue.blocking for issue in issues):
+        return Mapping(None, tuple(issues))
+    mapped = Mapped(record, analysis, ucum, mapped_from)
+    if not analysis.shareable:
+        say(Severity.INFORMATION, IssueType.INFORMATIONAL, "MAP-NOT-SHAREABLE", "analysis.code",
+            f"{analysis.npu_code} ({analysis.short_name}) is not agreed for sharing; not sent")
+        return Mapping(mapped, tuple(issues), filtered=True)
+    return Mapping(mapped, tuple(issues))
+
+
+def _npu_code(record: LabRecord, mappings: Mappings) -> tuple[str | None, str | None]:
+    system, code = record.analysis.system, record.analysis.code
+    if system is CodeSystem.NPU:
+        return code, None
+    if system is CodeSystem.LOCAL:
+        found = mappings.local_codes.get((record.lps.vendor, code))
+        found = found or mappings.local_codes.get(("*", code))
+        return found, f"LOCAL:{code}"
+    return mappings.fee_codes.get(code), f"FEE:{code}"
+
+
+def _unit(record: LabRecord, analysis: AnalysisDef, mappings: Mappings, say: Say) -> str | None:
+    unit = record.result.unit
+    if not unit:
+        if analysis.ucum and analysis.ucum != "1" and record.result.value.is_numeric:
+            say(Severity.INFORMATION, IssueType.INFORMATIONAL, "MAP-UNIT-IMPLIED", "result.unit",
+                f"no unit given; {analysis.npu_code} defines it as {analysis.ucum}")
+        return analysis.ucum
+    ucum = mappings.ucum_for(unit)
+    if ucum is None:
+        say(Severity.ERROR, IssueType.CODE_INVALID, "MAP-UNIT-UNKNOWN", "result.unit",
+            f"unit {unit!r} is not in mappings/units.csv")
+        return None
+    if analysis.ucum is None:
+        say(Severity.WARNING, IssueType.VALUE, "MAP-UNIT-UNEXPECTED", "result.unit",
+            f"{analysis.npu_code} has no unit; {unit!r} is left out")
+        return None
+    if ucum != analysis.ucum:
+        say(Severity.ERROR, IssueType.VALUE, "MAP-UNIT-MISMATCH", "result.unit",
+            f"{analysis.npu_code} ({analysis.short_name}) is measured in {analysis.ucum}, "
+            f"found {unit!r}")
+    return ucum

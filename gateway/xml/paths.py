@@ -1,0 +1,50 @@
+"""Readable locations in XML documents: `/Emessage/LaboratoryReport/Patient` instead of `/*/*[2]`.
+
+Namespaces are dropped (every MedCom message has one default namespace) and a position is added
+only where an element has same-named siblings, so a vendor can find the place by eye.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+_CLARK = re.compile(r"\{[^}]*\}")
+
+
+def local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
+
+
+def readable_path(element: etree._Element) -> str:
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        parent = node.getparent()
+        name = local(node.tag)
+        if parent is not None:
+            same = [child for child in parent if child.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        steps.append(name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def resolve_error_path(root: etree._Element, path: str | None) -> str | None:
+    """Turn libxml2's positional path (`/*/*[2]/*[4]`) into a readable one."""
+    if not path:
+        return None
+    try:
+        found = root.xpath(path)
+    except etree.XPathError:
+        return path
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return readable_path(found[0])
+    return path
+
+
+def strip_namespaces(message: str) -> str:
+    """libxml2 messages name elements in Clark notation; keep just the local names."""
+    return _CLARK.sub("", message)

@@ -1,0 +1,313 @@
+"""Renders MedCom XRPT01 `LaboratoryReport` (XR0131K) letters for Laboratoriesvarportalen.
+
+Pure: a planned letter, the receiver, the producer code, a send time and an envelope id in; an
+lxml tree and its mapping-coverage record out. The rules are the standard's (notes/medcom-xml.md
+§2, DESIGN §4): `Value` ≤ 12 characters (longer text goes to `ResultTextValue`), times are Danish
+local `hh:mm`, `<`/`>` become `Operator`, `abnormal` becomes `ResultValidation`, consent becomes
+`Patient/Consent/Given`. A cancellation has no XRPT01 code: it is sent as a corrected result
+whose value says it is cancelled (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from gateway.config import Receiver
+from gateway.coverage import Action, CoverageBuilder, FieldUse
+from gateway.intake.record import DANISH_TIME
+from gateway.mapping.resolve import Mapped
+from gateway.model import Abnormal, Consent, LabRecord, Status
+from gateway.values import Comparator, format_decimal, parse_number
+from gateway.xml import ns
+from gateway.xml.ns import q
+
+_RESULT_STATUS = {
+    Status.PRELIMINARY: "svar_midlertidigt",
+    Status.FINAL: "svar_endeligt",
+    Status.CORRECTED: "svar_rettet",
+    Status.CANCELLED: "svar_rettet",
+}
+_VALIDATION = {Abnormal.HIGH: "for_hoej", Abnormal.LOW: "for_lav", Abnormal.ABNORMAL: "unormal"}
+_OPERATOR = {Comparator.LT: "mindre_end", Comparator.GT: "stoerre_end"}
+CANCELLED_VALUE = "annulleret"
+CANCELLED_TEXT = "Svaret er annulleret af afsender."
+LONG_TEXT_VALUE = "Se tekst"
+
+
+@dataclass(frozen=True, slots=True)
+class LetterPlan:
+    """One letter: results of one patient and sample in one version, at most 99 of them."""
+
+    letter_id: str
+    results: tuple[Mapped, ...]
+
+    @property
+    def first(self) -> LabRecord:
+        return self.results[0].record
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedXml:
+    root: etree._Element
+    coverage: tuple[FieldUse, ...]
+
+
+def local_date_time(moment: datetime) -> tuple[str, str]:
+    """MedCom DateTimeType: Danish local date and `hh:mm` (no seconds, no offset)."""
+    local = moment.astimezone(DANISH_TIME)
+    return local.date().isoformat(), local.strftime("%H:%M")
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, q(name))
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _date_time(parent: etree._Element, name: str, moment: datetime) -> None:
+    element = _sub(parent, name)
+    date, time = local_date_time(moment)
+    _sub(element, "Date", date)
+    _sub(element, "Time", time)
+
+
+def _breakable(parent: etree._Element, name: str, text: str) -> None:
+    """Text with line breaks as MedCom formatted text (`<Break/>` between lines)."""
+    element = _sub(parent, name)
+    lines = text.splitlines() or [""]
+    element.text = lines[0]
+    for line in lines[1:]:
+        _sub(element, "Break").tail = line
+
+
+def envelope(sent: datetime, envelope_id: str) -> etree._Element:
+    """The `Emessage` root with its `Envelope` (the transport "kuvert")."""
+    root = etree.Element(q("Emessage"), nsmap={None: ns.NS_2014})
+    env = _sub(root, "Envelope")
+    _date_time(env, "Sent", sent)
+    _sub(env, "Identifier", envelope_id)
+    _sub(env, "AcknowledgementCode", ns.ACK_POSITIVE_WANTED)
+    return root
+
+
+def render_xrpt01(plan: LetterPlan, receiver: Receiver, producer_code: str, sent: datetime,
+                  envelope_id: str) -> RenderedXml:
+    """Render one XRPT01 letter in its own `Emessage`."""
+    cov = CoverageBuilder()
+    root = envelope(sent, envelope_id)
+    report = _sub(root, "LaboratoryReport")
+    first = plan.first
+    issued = max(m.record.performed_at for m in plan.results)
+    letter = _sub(report, "Letter")
+    _sub(letter, "Identifier", plan.letter_id)
+    _sub(letter, "VersionCode", ns.XRPT01_VERSION)
+    _sub(letter, "StatisticalCode", ns.XRPT01_STATISTICAL)
+    _date_time(letter, "Authorisation", issued)
+    _sub(letter, "TypeCode", ns.XRPT01_TYPE)
+    _sender(report, first, producer_code)
+    _receiver(report, receiver)
+    _patient(report, first)
+    requisition = _sub(report, "RequisitionInformation")
+    sample = _sub(requisition, "Sample")
+    _sub(sample, "LaboratoryInternalSampleIdentifier", first.sample.id)
+    _date_time(sample, "SamplingDateTime", first.sample.collected_at)
+    results = _sub(report, "LaboratoryResults")
+    general = _sub(results, "GeneralResultInformation")
+    partial = any(m.record.status is Status.PRELIMINARY for m in plan.results)
+    _sub(general, "ReportStatusCode", "del_svar" if partial else "komplet_svar")
+    _sub(general, "LaboratoryInternalProductionIdentifier", first.sample.id)
+    _date_time(general, "ResultsDateTime", issued)
+    for mapped in plan.results:
+        _result(results, mapped, producer_code)
+        _cover(cov, mapped)
+    return RenderedXml(root, cov.build())
+
+
+def _sender(report: etree._Element, record: LabRecord, producer_code: str) -> None:
+    practice = record.practice
+    sender = _sub(report, "Sender")
+    _sub(sender, "EANIdentifier", practice.gln)
+    if practice.ydernummer:
+        _sub(sender, "Identifier", practice.ydernummer)
+        _sub(sender, "IdentifierCode", "ydernummer")
+    else:
+        _sub(sender, "Identifier", practice.sor)
+        _sub(sender, "IdentifierCode", "sorkode")
+    _sub(sender, "OrganisationName", practice.name)
+    _sub(sender, "MedicalSpecialityCode", ns.SPECIALITY_GP)
+    _sub(sender, "FromLabIdentifier", producer_code)
+
+
+def _receiver(report: etree._Element, receiver: Receiver) -> None:
+    element = _sub(report, "Receiver")
+    _sub(element, "EANIdentifier", receiver.gln)
+    _sub(element, "Identifier", receiver.identifier)
+    _sub(element, "IdentifierCode", receiver.identifier_code)
+    _sub(element, "OrganisationName", receiver.name)
+
+
+def _patient(report: etree._Element, record: LabRecord) -> None:
+    patient = record.patient
+    element = _sub(report, "Patient")
+    if patient.cpr:
+        _sub(element, "CivilRegistrationNumber", patient.cpr)
+    else:
+        _sub(element, "AlternativeIdentifier", patient.replacement_id)
+    _sub(element, "PersonSurnameName", patient.family)
+    if patient.given:
+        _sub(element, "PersonGivenName", patient.given)
+    if record.consent is not Consent.UNKNOWN:
+        consent = _sub(element, "Consent")
+        _sub(consent, "Given", "true" if record.consent is Consent.GIVEN else "false")
+
+
+def _producer_identifier(record: LabRecord) -> str:
+    practice = record.practice
+    return f"{practice.ydernummer or practice.sor} {practice.name}"[: ns.PRODUCER_ID_MAX]
+
+
+def _limit(text: str) -> str:
+    number = parse_number(text)
+    return format_decimal(number) if number is not None else text
+
+
+def _result(results: etree._Element, mapped: Mapped, producer_code: str) -> None:
+    record, analysis = mapped.record, mapped.analysis
+    result = _sub(results, "Result")
+    _sub(result, "ResultStatusCode", _RESULT_STATUS[record.status])
+    element = _sub(result, "Analysis")
+    _sub(element, "AnalysisCode", analysis.npu_code)
+    _sub(element, "AnalysisCodeType", ns.NPU_CODE_TYPE)
+    _sub(element, "AnalysisCodeResponsible", ns.NPU_RESPONSIBLE)
+    _sub(element, "AnalysisShortName", analysis.short_name[: ns.SHORT_NAME_MAX])
+    _breakable(element, "AnalysisCompleteName", analysis.name)
+    producer = _sub(result, "ProducerOfLabResult")
+    _sub(producer, "Identifier", _producer_identifier(record))
+    _sub(producer, "IdentifierCode", producer_code)
+    low, high = record.result.reference_low, record.result.reference_high
+    if low or high:
+        interval = _sub(result, "ReferenceInterval")
+        _sub(interval, "TypeOfInterval", "uspecificeret")
+        if low:
+            _sub(interval, "LowerLimit", _limit(low))
+        if high:
+            _sub(interval, "UpperLimit", _limit(high))
+    value = record.result.value
+    long_text: str | None = None
+    if record.status is Status.CANCELLED:
+        _sub(result, "ResultType", "alfanumerisk")
+        _sub(result, "Value", CANCELLED_VALUE)
+        long_text = CANCELLED_TEXT
+    elif value.number is not None:
+        _sub(result, "ResultType", "numerisk")
+        if value.comparator is not None:
+            _sub(result, "Operator", _OPERATOR[value.comparator])
+        _sub(result, "Value", value.decimal_text())
+    else:
+        _sub(result, "ResultType", "alfanumerisk")
+        fits = len(value.text) <= ns.VALUE_MAX
+        _sub(result, "Value", value.text if fits else LONG_TEXT_VALUE)
+        long_text = None if fits else value.text
+    if analysis.medcom_unit and mapped.ucum and record.status is not Status.CANCELLED:
+        _sub(result, "Unit", analysis.medcom_unit)
+    validation = _VALIDATION.get(record.result.abnormal) if record.result.abnormal else None
+    if validation:
+        _sub(result, "ResultValidation", validation)
+    if long_text:
+        _breakable(result, "ResultTextValue", long_text)
+    if record.result.comment:
+        _breakable(result, "ResultComments", record.result.comment)
+
+
+_LR = "LaboratoryReport"
+_RES = f"{_LR}/LaboratoryResults/Result"
+
+
+def _cover(cov: CoverageBuilder, mapped: Mapped) -> None:
+    """Say where each contract field of one record went."""
+    r, key = mapped.record, mapped.record.key
+    T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
+    cov.use(key, "recordId", T, f"{_LR}/Letter/Identifier",
+            "letter id derived from practice, patient, sample and version")
+    cov.use(key, "version", T, f"{_LR}/Letter/Identifier", "part of the letter id")
+    cov.use(key, "status", T, f"{_RES}/ResultStatusCode",
+            "cancelled is sent as svar_rettet with the value 'annulleret'"
+            if r.status is Status.CANCELLED else None)
+    cov.use(key, "practice.gln", C, f"{_LR}/Sender/EANIdentifier")
+    if r.practice.ydernummer:
+        cov.use(key, "practice.ydernummer", C, f"{_LR}/Sender/Identifier")
+        if r.practice.sor:
+            cov.use(key, "practice.sor", L, None,
+                    "Sender has one Identifier; the ydernummer is used")
+    else:
+        cov.use(key, "practice.sor", C, f"{_LR}/Sender/Identifier")
+    cov.use(key, "practice.name", C, f"{_LR}/Sender/OrganisationName")
+    if r.patient.cpr:
+        cov.use(key, "patient.cpr", C, f"{_LR}/Patient/CivilRegistrationNumber")
+    else:
+        cov.use(key, "patient.replacementId", C, f"{_LR}/Patient/AlternativeIdentifier")
+    cov.use(key, "patient.family", C, f"{_LR}/Patient/PersonSurnameName")
+    if r.patient.given:
+        cov.use(key, "patient.given", C, f"{_LR}/Patient/PersonGivenName")
+    if r.consent is Consent.UNKNOWN:
+        cov.use(key, "consent", L, None, "unknown consent is not stated (no Consent element)")
+    else:
+        cov.use(key, "consent", T, f"{_LR}/Patient/Consent/Given")
+    cov.use(key, "sample.id", C, f"{_LR}/RequisitionInformation/Sample/"
+            "LaboratoryInternalSampleIdentifier")
+    cov.use(key, "sample.collectedAt", T, f"{_LR}/RequisitionInformation/Sample/SamplingDateTime",
+            "Danish local time, minutes")
+    if r.sample.material:
+        cov.use(key, "sample.material", L, None, "XRPT01 has no material; the NPU system says it")
+    cov.use(key, "analysis.code", T if mapped.mapped_from else C, f"{_RES}/Analysis/AnalysisCode",
+            f"mapped from {mapped.mapped_from}" if mapped.mapped_from else None)
+    cov.use(key, "analysis.system", T, f"{_RES}/Analysis/AnalysisCodeType",
+            "NPU codes are written as iupac, responsible SST")
+    if r.analysis.text:
+        cov.use(key, "analysis.text", L, None, "the NPU name from mappings/analyses.csv is sent")
+    _cover_value(cov, mapped)
+    cov.use(key, "performedAt", T, f"{_LR}/LaboratoryResults/GeneralResultInformation/"
+            "ResultsDateTime", "latest of the letter's results, Danish local time, minutes")
+    cov.use(key, "lps.vendor", L, None, "not part of XRPT01")
+    if r.lps.version:
+        cov.use(key, "lps.version", L, None, "not part of XRPT01")
+
+
+def _cover_value(cov: CoverageBuilder, mapped: Mapped) -> None:
+    r, key = mapped.record, mapped.record.key
+    value = r.result.value
+    T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
+    if r.status is Status.CANCELLED:
+        cov.use(key, "result.value", L, None, "cancelled: the value is replaced by 'annulleret'")
+    elif value.number is not None:
+        note = "comparator to Operator" if value.comparator else None
+        exact = value.decimal_text() == value.raw.strip().lstrip("<>").strip()
+        cov.use(key, "result.value", C if exact and not note else T, f"{_RES}/Value",
+                note or (None if exact else "decimal comma written as point"))
+    elif len(value.text) > ns.VALUE_MAX:
+        cov.use(key, "result.value", T, f"{_RES}/ResultTextValue",
+                f"longer than {ns.VALUE_MAX} characters")
+    else:
+        cov.use(key, "result.value", C, f"{_RES}/Value")
+    if r.result.unit:
+        if mapped.analysis.medcom_unit and mapped.ucum:
+            cov.use(key, "result.unit", T, f"{_RES}/Unit", "MedCom spelling of the NPU unit")
+        else:
+            cov.use(key, "result.unit", L, None, "the analysis has no unit")
+    for name, given in (("referenceLow", r.result.reference_low),
+                        ("referenceHigh", r.result.reference_high)):
+        if given:
+            leaf = "LowerLimit" if name == "referenceLow" else "UpperLimit"
+            same = _limit(given) == given
+            cov.use(key, f"result.{name}", C if same else T, f"{_RES}/ReferenceInterval/{leaf}",
+                    None if same else "decimal comma written as point")
+    if r.result.abnormal is Abnormal.NORMAL:
+        cov.use(key, "result.abnormal", L, None, "normal results carry no ResultValidation")
+    elif r.result.abnormal:
+        cov.use(key, "result.abnormal", T, f"{_RES}/ResultValidation")
+    if r.result.comment:
+        cov.use(key, "result.comment", C, f"{_RES}/ResultComments")
