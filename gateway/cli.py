@@ -50,8 +50,9 @@ def gather(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.suffix.lower() in suffixes))
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -76,33 +77,53 @@ def _clock_and_ids(now: str | None) -> tuple[Clock, IdFactory]:
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 time: {now!r}", param_hint="--now") from None
     if instant.tzinfo is None:
-        raise click.BadParameter("give an offset, e.g. 2025-06-03T08:00:00+00:00",
-                                 param_hint="--now")
+        raise click.BadParameter(
+            "give an offset, e.g. 2025-06-03T08:00:00+00:00", param_hint="--now"
+        )
     return FixedClock(instant), SequentialIds()
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out"),
-              show_default=True, help="Folder for the messages and summary.json.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for the messages and summary.json.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--now", help="Fixed ISO 8601 time; with sequential envelope ids the output is "
-              "byte-for-byte reproducible.")
-@click.option("--config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Gateway configuration (TOML); default mappings/destinations.toml.")
-def translate(inputs: tuple[Path, ...], out: Path, as_json: bool, now: str | None,
-              config: Path | None) -> None:
+@click.option(
+    "--now",
+    help="Fixed ISO 8601 time; with sequential envelope ids the output is "
+    "byte-for-byte reproducible.",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Gateway configuration (TOML); default mappings/destinations.toml.",
+)
+def translate(
+    inputs: tuple[Path, ...], out: Path, as_json: bool, now: str | None, config: Path | None
+) -> None:
     """Translate LPS records (JSON, NDJSON, CSV) into validated MedCom messages."""
     clock, ids = _clock_and_ids(now)
     files = gather(inputs, RECORD_SUFFIXES)
     batch = IntakeBatch()
     for path in files:
         batch.extend(read_records(_read(path), str(path), now=clock.now()))
-    translator = Translator(load_config(config) if config else default_config(),
-                            default_mappings(), XmlValidator(), clock, ids)
+    translator = Translator(
+        load_config(config) if config else default_config(),
+        default_mappings(),
+        XmlValidator(),
+        clock,
+        ids,
+    )
     if len(batch.items) >= PROGRESS_THRESHOLD:
-        with click.progressbar(length=len(batch.items), label="translating",
-                               file=sys.stderr) as bar:
+        with click.progressbar(
+            length=len(batch.items), label="translating", file=sys.stderr
+        ) as bar:
             result = translator.translate(batch, progress=bar.update)
     else:
         result = translator.translate(batch)
@@ -123,8 +144,9 @@ def _write(result: Translation, out: Path) -> dict[str, Any]:
         for message in result.messages:
             (messages_dir / message.filename).write_bytes(message.content)
         summary = summary_dict(result)
-        (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                          encoding="utf-8")
+        (out / "summary.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from exc
     return summary
@@ -136,18 +158,27 @@ def summary_dict(result: Translation) -> dict[str, Any]:
         "counts": result.counts(),
         "fileIssues": [issue.to_dict() for issue in result.file_issues],
         "records": [
-            {"record": o.label, "outcome": o.outcome.value,
-             **({"destination": o.destination.value} if o.destination else {}),
-             **({"message": o.message_id} if o.message_id else {}),
-             **({"held": True} if o.held else {}),
-             "issues": [issue.to_dict() for issue in o.issues]}
+            {
+                "record": o.label,
+                "outcome": o.outcome.value,
+                **({"destination": o.destination.value} if o.destination else {}),
+                **({"message": o.message_id} if o.message_id else {}),
+                **({"held": True} if o.held else {}),
+                "issues": [issue.to_dict() for issue in o.issues],
+            }
             for o in result.outcomes
         ],
         "messages": [
-            {"id": m.message_id, "envelope": m.envelope_id, "destination": m.destination.value,
-             "kind": m.kind, "file": f"messages/{m.filename}", "records": list(m.records),
-             "issues": [issue.to_dict() for issue in m.issues],
-             "coverage": [use.to_dict() for use in m.coverage]}
+            {
+                "id": m.message_id,
+                "envelope": m.envelope_id,
+                "destination": m.destination.value,
+                "kind": m.kind,
+                "file": f"messages/{m.filename}",
+                "records": list(m.records),
+                "issues": [issue.to_dict() for issue in m.issues],
+                "coverage": [use.to_dict() for use in m.coverage],
+            }
             for m in result.messages
         ],
     }
@@ -165,13 +196,20 @@ def _print_summary(result: Translation, out: Path) -> None:
         f"{counts['input']} records: {counts['accepted']} accepted "
         f"({counts['held']} held for MiBa), {counts['rejected']} rejected, "
         f"{counts['filtered']} filtered; {counts['messages']} messages written to "
-        f"{out / 'messages'}; summary in {out / 'summary.json'}")
+        f"{out / 'messages'}; summary in {out / 'summary.json'}"
+    )
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
-              show_default=True, help="Report format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
 def validate(inputs: tuple[Path, ...], fmt: str) -> None:
     """Validate MedCom XML messages (XRPT01, XCTL02/03) offline; exit 1 if any is invalid."""
     validator = XmlValidator()
@@ -180,10 +218,13 @@ def validate(inputs: tuple[Path, ...], fmt: str) -> None:
         for path in gather(inputs, (".xml",))
     ]
     if fmt == "json":
-        payload = [{"file": v.name, "valid": v.valid, "outcome": operation_outcome(v.issues)}
-                   for v in verdicts]
-        click.echo(json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False,
-                              indent=2))
+        payload = [
+            {"file": v.name, "valid": v.valid, "outcome": operation_outcome(v.issues)}
+            for v in verdicts
+        ]
+        click.echo(
+            json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
+        )
     elif fmt == "junit":
         click.echo(junit_report(verdicts).decode("utf-8"), nl=False)
     else:

@@ -16,8 +16,13 @@ from gateway.errors import ConfigError
 from gateway.resources import mappings_dir
 from gateway.routing import Destination
 
-_IDENTIFIER_CODES = {"sygehusafdelingsnummer", "ydernummer", "lokationsnummer", "kommunenummer",
-                     "sorkode"}  # MedCom IdentifierCode (ValueLists, 2014/10/08)
+_IDENTIFIER_CODES = {
+    "sygehusafdelingsnummer",
+    "ydernummer",
+    "lokationsnummer",
+    "kommunenummer",
+    "sorkode",
+}  # MedCom IdentifierCode (ValueLists, 2014/10/08)
 
 
 @dataclass(frozen=True, slots=True)

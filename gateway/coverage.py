@@ -38,16 +38,22 @@ class FieldUse:
 class CoverageBuilder:
     """Collects field uses while a message is rendered; identical uses are merged."""
 
-    _uses: dict[tuple[str, Action, str | None, str | None], list[str]] = field(
-        default_factory=dict)
+    _uses: dict[tuple[str, Action, str | None, str | None], list[str]] = field(default_factory=dict)
 
-    def use(self, record: str, field_path: str, action: Action, target: str | None = None,
-            note: str | None = None) -> None:
+    def use(
+        self,
+        record: str,
+        field_path: str,
+        action: Action,
+        target: str | None = None,
+        note: str | None = None,
+    ) -> None:
         self._uses.setdefault((field_path, action, target, note), []).append(record)
 
     def build(self) -> tuple[FieldUse, ...]:
         return tuple(
             FieldUse(path, action, target, note, tuple(records))
             for (path, action, target, note), records in sorted(
-                self._uses.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))
+                self._uses.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
+            )
         )

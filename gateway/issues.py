@@ -102,12 +102,16 @@ class Issue:
         return f"{self.severity.value} [{self.rule}] {where}: {self.message}".replace(" :", ":")
 
 
-def error(rule: str, message: str, *, code: IssueType = IssueType.INVALID, **where: object) -> Issue:
+def error(
+    rule: str, message: str, *, code: IssueType = IssueType.INVALID, **where: object
+) -> Issue:
     """An error-severity Issue; `where` takes location/record/source/line."""
     return Issue(Severity.ERROR, code, rule, message, **where)  # type: ignore[arg-type]
 
 
-def warning(rule: str, message: str, *, code: IssueType = IssueType.VALUE, **where: object) -> Issue:
+def warning(
+    rule: str, message: str, *, code: IssueType = IssueType.VALUE, **where: object
+) -> Issue:
     """A warning-severity Issue; `where` takes location/record/source/line."""
     return Issue(Severity.WARNING, code, rule, message, **where)  # type: ignore[arg-type]
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
 from gateway.clock import Clock, IdFactory, derived_id
 from gateway.config import GatewayConfig
 from gateway.coverage import FieldUse
-from gateway.intake import IntakeBatch
+from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
@@ -26,7 +26,7 @@ from gateway.model import LabRecord
 from gateway.routing import Destination, route
 from gateway.xml import ns
 from gateway.xml.validate import XmlValidator
-from gateway.xml.xrpt01 import LetterPlan, render_xrpt01
+from gateway.xml.xrpt01 import LetterPlan, record_problems, render_xrpt01
 
 
 class Outcome(enum.StrEnum):
@@ -97,8 +97,9 @@ class Translator:
     clock: Clock
     ids: IdFactory
 
-    def translate(self, batch: IntakeBatch,
-                  progress: Callable[[int], None] | None = None) -> Translation:
+    def translate(
+        self, batch: IntakeBatch, progress: Callable[[int], None] | None = None
+    ) -> Translation:
         """Map, route, render and validate every record of the batch.
 
         Args:
@@ -120,58 +121,104 @@ class Translator:
                 out.outcomes.append(duplicate)
                 continue
             mapping = map_record(record, self.mappings)
-            issues = item.issues + mapping.issues
+            issues = item.issues + _placed(mapping.issues, item)
             if mapping.mapped is None:
                 out.outcomes.append(RecordOutcome(record.key, Outcome.REJECTED, issues))
                 continue
             destination = route(mapping.mapped)
             if mapping.filtered:
-                out.outcomes.append(RecordOutcome(record.key, Outcome.FILTERED, issues,
-                                                  destination))
+                out.outcomes.append(
+                    RecordOutcome(record.key, Outcome.FILTERED, issues, destination)
+                )
+            elif destination is Destination.LSP and (unfit := record_problems(mapping.mapped)):
+                out.outcomes.append(
+                    RecordOutcome(record.key, Outcome.REJECTED, issues + _placed(unfit, item))
+                )
             elif destination is Destination.LSP:
                 key = _letter_key(record)
                 letters.setdefault(key, []).append((len(out.outcomes), mapping.mapped, issues))
-                out.outcomes.append(RecordOutcome(record.key, Outcome.ACCEPTED, issues,
-                                                  destination))
+                out.outcomes.append(
+                    RecordOutcome(record.key, Outcome.ACCEPTED, issues, destination)
+                )
             else:
-                note = Issue(Severity.INFORMATION, IssueType.INFORMATIONAL, "ROUTE-HELD",
-                             f"routed to {destination.value}; held until its message format "
-                             "is available", record=record.key)
-                out.outcomes.append(RecordOutcome(record.key, Outcome.ACCEPTED, (*issues, note),
-                                                  destination, held=True))
+                note = Issue(
+                    Severity.INFORMATION,
+                    IssueType.INFORMATIONAL,
+                    "ROUTE-HELD",
+                    f"routed to {destination.value}; held until its message format is available",
+                    record=record.key,
+                )
+                out.outcomes.append(
+                    RecordOutcome(
+                        record.key, Outcome.ACCEPTED, (*issues, note), destination, held=True
+                    )
+                )
         for key, members in letters.items():
             for part, start in enumerate(range(0, len(members), ns.XRPT01_MAX_RESULTS)):
-                chunk = members[start:start + ns.XRPT01_MAX_RESULTS]
+                chunk = members[start : start + ns.XRPT01_MAX_RESULTS]
                 self._emit(out, key, part, chunk)
         return out
 
-    def _emit(self, out: Translation, key: tuple[str, ...], part: int,
-              chunk: list[tuple[int, Mapped, tuple[Issue, ...]]]) -> None:
+    def _emit(
+        self,
+        out: Translation,
+        key: tuple[str, ...],
+        part: int,
+        chunk: list[tuple[int, Mapped, tuple[Issue, ...]]],
+    ) -> None:
         letter_id = derived_id(ns.XRPT01_TYPE, Destination.LSP.value, *key, str(part))
         plan = LetterPlan(letter_id, tuple(mapped for _, mapped, _ in chunk))
         envelope_id = self.ids.envelope_id()
-        rendered = render_xrpt01(plan, self.config.receiver(Destination.LSP),
-                                 self.config.producer_code, self.clock.now(), envelope_id)
+        rendered = render_xrpt01(
+            plan,
+            self.config.receiver(Destination.LSP),
+            self.config.producer_code,
+            self.clock.now(),
+            envelope_id,
+        )
         found = tuple(self.validator.iter_tree_issues(rendered.root, source=letter_id))
         records = tuple(mapped.record.key for _, mapped, _ in chunk)
         if any(issue.blocking for issue in found):
             for index, mapped, issues in chunk:
-                out.outcomes[index] = RecordOutcome(mapped.record.key, Outcome.REJECTED,
-                                                    issues + found, Destination.LSP)
+                out.outcomes[index] = RecordOutcome(
+                    mapped.record.key, Outcome.REJECTED, issues + found, Destination.LSP
+                )
             return
-        content = etree.tostring(rendered.root, xml_declaration=True, encoding="UTF-8",
-                                 pretty_print=True)
-        out.messages.append(Message(letter_id, envelope_id, Destination.LSP, ns.XRPT01_TYPE,
-                                    content, records, rendered.coverage, found))
+        content = etree.tostring(
+            rendered.root, xml_declaration=True, encoding="UTF-8", pretty_print=True
+        )
+        out.messages.append(
+            Message(
+                letter_id,
+                envelope_id,
+                Destination.LSP,
+                ns.XRPT01_TYPE,
+                content,
+                records,
+                rendered.coverage,
+                found,
+            )
+        )
         for index, mapped, issues in chunk:
-            out.outcomes[index] = RecordOutcome(mapped.record.key, Outcome.ACCEPTED, issues,
-                                                Destination.LSP, letter_id)
+            out.outcomes[index] = RecordOutcome(
+                mapped.record.key, Outcome.ACCEPTED, issues, Destination.LSP, letter_id
+            )
+
+
+def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:
+    """Issues found after intake, pointed at the input file and line of their record."""
+    return tuple(replace(issue, source=item.source, line=item.line) for issue in issues)
 
 
 def _letter_key(record: LabRecord) -> tuple[str, ...]:
     """One letter per (patient, sample, version); consent too, so each flag stays exact."""
-    return (record.practice.gln, record.patient.key, record.sample.id, str(record.version),
-            record.consent.value)
+    return (
+        record.practice.gln,
+        record.patient.key,
+        record.sample.id,
+        str(record.version),
+        record.consent.value,
+    )
 
 
 def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome | None:
@@ -180,11 +227,30 @@ def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome |
         seen[record.key] = record
         return None
     if earlier == record:
-        return RecordOutcome(record.key, Outcome.FILTERED, (Issue(
-            Severity.INFORMATION, IssueType.DUPLICATE, "LPS-DUPLICATE",
-            "the same record version appears earlier in the input; sent once",
-            record=record.key),))
-    return RecordOutcome(record.key, Outcome.REJECTED, (Issue(
-        Severity.ERROR, IssueType.DUPLICATE, "LPS-DUPLICATE-CONFLICT",
-        "the same recordId and version appears earlier with different content; "
-        "a change needs a new version", record=record.key),))
+        return RecordOutcome(
+            record.key,
+            Outcome.FILTERED,
+            (
+                Issue(
+                    Severity.INFORMATION,
+                    IssueType.DUPLICATE,
+                    "LPS-DUPLICATE",
+                    "the same record version appears earlier in the input; sent once",
+                    record=record.key,
+                ),
+            ),
+        )
+    return RecordOutcome(
+        record.key,
+        Outcome.REJECTED,
+        (
+            Issue(
+                Severity.ERROR,
+                IssueType.DUPLICATE,
+                "LPS-DUPLICATE-CONFLICT",
+                "the same recordId and version appears earlier with different content; "
+                "a change needs a new version",
+                record=record.key,
+            ),
+        ),
+    )

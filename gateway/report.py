@@ -33,20 +33,34 @@ def operation_outcome(issues: Sequence[Issue]) -> dict[str, object]:
         entry: dict[str, object] = {
             "severity": issue.severity.value,
             "code": issue.code.value,
-            "details": {"coding": [{"system": RULE_SYSTEM, "code": issue.rule}],
-                        "text": issue.message},
+            "details": {
+                "coding": [{"system": RULE_SYSTEM, "code": issue.rule}],
+                "text": issue.message,
+            },
         }
         if issue.location:
             key = "location" if issue.location.startswith("/") else "expression"
             entry[key] = [issue.location]
-        where = [part for part in (issue.source, f"line {issue.line}" if issue.line else None,
-                                   f"record {issue.record}" if issue.record else None) if part]
+        where = [
+            part
+            for part in (
+                issue.source,
+                f"line {issue.line}" if issue.line else None,
+                f"record {issue.record}" if issue.record else None,
+            )
+            if part
+        ]
         if where:
             entry["diagnostics"] = ", ".join(where)
         entries.append(entry)
     if not entries:
-        entries.append({"severity": "information", "code": "informational",
-                        "details": {"text": "no issues found"}})
+        entries.append(
+            {
+                "severity": "information",
+                "code": "informational",
+                "details": {"text": "no issues found"},
+            }
+        )
     return {"resourceType": "OperationOutcome", "issue": entries}
 
 
@@ -63,16 +77,23 @@ def text_report(verdicts: Sequence[Verdict]) -> str:
 def junit_report(verdicts: Sequence[Verdict], suite: str = "labgw.validate") -> bytes:
     """JUnit XML: one testcase per input; blocking Issues are failures."""
     failures = sum(1 for verdict in verdicts if not verdict.valid)
-    root = etree.Element("testsuites", name=suite, tests=str(len(verdicts)),
-                         failures=str(failures))
-    node = etree.SubElement(root, "testsuite", name=suite, tests=str(len(verdicts)),
-                            failures=str(failures), errors="0", skipped="0")
+    root = etree.Element("testsuites", name=suite, tests=str(len(verdicts)), failures=str(failures))
+    node = etree.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(verdicts)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
     for verdict in verdicts:
         case = etree.SubElement(node, "testcase", classname=suite, name=verdict.name)
         blocking = [issue for issue in verdict.issues if issue.blocking]
         if blocking:
-            failure = etree.SubElement(case, "failure", type=blocking[0].rule,
-                                       message=blocking[0].message[:200])
+            failure = etree.SubElement(
+                case, "failure", type=blocking[0].rule, message=blocking[0].message[:200]
+            )
             failure.text = "\n".join(str(issue) for issue in blocking)
         others = [issue for issue in verdict.issues if not issue.blocking]
         if others:

@@ -17,7 +17,9 @@ def home() -> Path:
     configured = os.environ.get("LABGW_HOME")
     root = Path(configured) if configured else Path(__file__).resolve().parent.parent
     if not (root / "schemas").is_dir():
-        raise ConfigError(f"labgw data not found: {root / 'schemas'} is not a folder (set LABGW_HOME)")
+        raise ConfigError(
+            f"labgw data not found: {root / 'schemas'} is not a folder (set LABGW_HOME)"
+        )
     return root
 
 

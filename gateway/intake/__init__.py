@@ -7,7 +7,7 @@ file as a whole are reported once in `IntakeBatch.file_issues`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from gateway.intake.contract import Contract, default_contract
@@ -62,8 +62,14 @@ class IntakeBatch:
         self.file_issues.extend(other.file_issues)
 
 
-def read_records(data: bytes, source: str, *, now: datetime, fmt: str | None = None,
-                 contract: Contract | None = None) -> IntakeBatch:
+def read_records(
+    data: bytes,
+    source: str,
+    *,
+    now: datetime,
+    fmt: str | None = None,
+    contract: Contract | None = None,
+) -> IntakeBatch:
     """Read every record in one input.
 
     Args:
@@ -85,22 +91,19 @@ def read_records(data: bytes, source: str, *, now: datetime, fmt: str | None = N
         else:
             raws = read_json(text, source)
         for raw in raws:
-            fallback = f"{source}:{raw.line}" if raw.line else f"{source}[{raw.index}]"
+            # Lines name NDJSON and CSV records; items of a JSON array are named by position.
+            fallback = None if raw.line else f"item {raw.index + 1}"
             if raw.issues:
                 issues = tuple(
-                    issue if issue.record else _named(issue, fallback) for issue in raw.issues
+                    issue if issue.record or not fallback else replace(issue, record=fallback)
+                    for issue in raw.issues
                 )
                 batch.items.append(Intake(source, raw.index, raw.line, None, issues))
                 continue
-            record, found = builder.build(raw.data, source=source, line=raw.line,
-                                          fallback_id=fallback)
+            record, found = builder.build(
+                raw.data, source=source, line=raw.line, fallback_id=fallback
+            )
             batch.items.append(Intake(source, raw.index, raw.line, record, tuple(found)))
     except FileProblem as problem:
         batch.file_issues.append(problem.issue)
     return batch
-
-
-def _named(issue: Issue, record: str) -> Issue:
-    from dataclasses import replace
-
-    return replace(issue, record=record)

@@ -21,14 +21,39 @@ from gateway.errors import ConfigError
 from gateway.issues import Issue, IssueType, Severity
 from gateway.resources import schemas_dir
 
-_ANNOTATIONS = {"$schema", "$id", "title", "description", "version", "format", "x-rule",
-                "x-sensitive", "x-message"}
-_KEYWORDS = {"type", "enum", "minLength", "maxLength", "pattern", "minimum", "required",
-             "properties", "additionalProperties", "oneOf", "anyOf"}
+_ANNOTATIONS = {
+    "$schema",
+    "$id",
+    "title",
+    "description",
+    "version",
+    "format",
+    "x-rule",
+    "x-sensitive",
+    "x-message",
+}
+_KEYWORDS = {
+    "type",
+    "enum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "required",
+    "properties",
+    "additionalProperties",
+    "oneOf",
+    "anyOf",
+}
 
 _JSON_TYPES = {
-    "string": "string", "integer": "integer", "object": "object", "null": "null",
-    "number": "number", "boolean": "boolean", "array": "array",
+    "string": "string",
+    "integer": "integer",
+    "object": "object",
+    "null": "null",
+    "number": "number",
+    "boolean": "boolean",
+    "array": "array",
 }
 
 
@@ -59,15 +84,29 @@ class Violation:
     message: str
 
     def to_issue(self, record: str | None, source: str | None, line: int | None) -> Issue:
-        return Issue(Severity.ERROR, _ISSUE_TYPE.get(self.keyword, IssueType.INVALID), self.rule,
-                     self.message, location=self.path or None, record=record, source=source, line=line)
+        return Issue(
+            Severity.ERROR,
+            _ISSUE_TYPE.get(self.keyword, IssueType.INVALID),
+            self.rule,
+            self.message,
+            location=self.path or None,
+            record=record,
+            source=source,
+            line=line,
+        )
 
 
 _ISSUE_TYPE = {
-    "required": IssueType.REQUIRED, "type": IssueType.STRUCTURE,
-    "additionalProperties": IssueType.STRUCTURE, "maxLength": IssueType.TOO_LONG,
-    "enum": IssueType.CODE_INVALID, "pattern": IssueType.VALUE, "minimum": IssueType.VALUE,
-    "minLength": IssueType.REQUIRED, "oneOf": IssueType.INVARIANT, "anyOf": IssueType.INVARIANT,
+    "required": IssueType.REQUIRED,
+    "type": IssueType.STRUCTURE,
+    "additionalProperties": IssueType.STRUCTURE,
+    "maxLength": IssueType.TOO_LONG,
+    "enum": IssueType.CODE_INVALID,
+    "pattern": IssueType.VALUE,
+    "minimum": IssueType.VALUE,
+    "minLength": IssueType.REQUIRED,
+    "oneOf": IssueType.INVARIANT,
+    "anyOf": IssueType.INVARIANT,
 }
 
 
@@ -98,8 +137,9 @@ class Contract:
         visit(self.schema, "")
         return found
 
-    def _walk(self, value: object, node: dict[str, Any], path: str, rule: str,
-              sensitive: bool) -> Iterator[Violation]:
+    def _walk(
+        self, value: object, node: dict[str, Any], path: str, rule: str, sensitive: bool
+    ) -> Iterator[Violation]:
         rule = node.get("x-rule", rule)
         sensitive = sensitive or bool(node.get("x-sensitive"))
         found_type = json_type(value)
@@ -118,40 +158,53 @@ class Contract:
             yield Violation(path, "enum", rule, f"expected one of {options}{shown}")
         if isinstance(value, str):
             yield from self._string(value, node, path, rule, sensitive)
-        if "minimum" in node and found_type in ("integer", "number") and value < node["minimum"]:  # type: ignore[operator]
-            yield Violation(path, "minimum", rule,
-                            f"must be at least {node['minimum']}, found {value}")
+        if "minimum" in node and found_type in ("integer", "number") and value < node["minimum"]:
+            yield Violation(
+                path, "minimum", rule, f"must be at least {node['minimum']}, found {value}"
+            )
         if isinstance(value, dict):
             yield from self._object(value, node, path, rule, sensitive)
 
-    def _string(self, value: str, node: dict[str, Any], path: str, rule: str,
-                sensitive: bool) -> Iterator[Violation]:
+    def _string(
+        self, value: str, node: dict[str, Any], path: str, rule: str, sensitive: bool
+    ) -> Iterator[Violation]:
         if len(value) < node.get("minLength", 0):
             yield Violation(path, "minLength", rule, "must not be empty")
         if "maxLength" in node and len(value) > node["maxLength"]:
-            yield Violation(path, "maxLength", rule,
-                            f"at most {node['maxLength']} characters, found {len(value)}")
+            yield Violation(
+                path,
+                "maxLength",
+                rule,
+                f"at most {node['maxLength']} characters, found {len(value)}",
+            )
         if "pattern" in node and not self._pattern(node["pattern"]).search(value):
             shown = "" if sensitive else f"; found {value[:40]!r}"
-            yield Violation(path, "pattern", rule,
-                            f"does not have the required form {node['pattern']}{shown}")
+            yield Violation(
+                path, "pattern", rule, f"does not have the required form {node['pattern']}{shown}"
+            )
 
-    def _object(self, value: dict[str, Any], node: dict[str, Any], path: str, rule: str,
-                sensitive: bool) -> Iterator[Violation]:
+    def _object(
+        self, value: dict[str, Any], node: dict[str, Any], path: str, rule: str, sensitive: bool
+    ) -> Iterator[Violation]:
         prefix = f"{path}." if path else ""
         properties: dict[str, Any] = node.get("properties", {})
         for name in node.get("required", ()):
             if name not in value:
                 child_rule = properties.get(name, {}).get("x-rule", rule)
-                yield Violation(f"{prefix}{name}", "required", child_rule,
-                                "required field is missing")
+                yield Violation(
+                    f"{prefix}{name}", "required", child_rule, "required field is missing"
+                )
         for name, child in value.items():
             if name in properties:
                 yield from self._walk(child, properties[name], f"{prefix}{name}", rule, sensitive)
             elif node.get("additionalProperties", True) is False:
                 known = ", ".join(properties)
-                yield Violation(f"{prefix}{name}", "additionalProperties", "LPS-UNKNOWN-FIELD",
-                                f"unknown field; the contract has {known}")
+                yield Violation(
+                    f"{prefix}{name}",
+                    "additionalProperties",
+                    "LPS-UNKNOWN-FIELD",
+                    f"unknown field; the contract has {known}",
+                )
         for keyword in ("oneOf", "anyOf"):
             if keyword not in node:
                 continue

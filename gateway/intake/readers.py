@@ -38,8 +38,13 @@ class FileProblem(Exception):
         self.issue = issue
 
 
-def _file_issue(rule: str, message: str, source: str, code: IssueType = IssueType.STRUCTURE,
-                line: int | None = None) -> Issue:
+def _file_issue(
+    rule: str,
+    message: str,
+    source: str,
+    code: IssueType = IssueType.STRUCTURE,
+    line: int | None = None,
+) -> Issue:
     return Issue(Severity.FATAL, code, rule, message, source=source, line=line)
 
 
@@ -50,29 +55,50 @@ def decode(data: bytes, source: str, *, latin1: bool) -> tuple[str, list[Issue]]
         FileProblem: empty, binary/UTF-16, or not UTF-8 where Latin-1 is not allowed.
     """
     if not data.strip():
-        raise FileProblem(_file_issue("LPS-EMPTY", "the file holds no records", source,
-                                      IssueType.REQUIRED))
+        raise FileProblem(
+            _file_issue("LPS-EMPTY", "the file holds no records", source, IssueType.REQUIRED)
+        )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
-        raise FileProblem(_file_issue(
-            "LPS-ENCODING", "binary or UTF-16 content; records must be UTF-8 (or Latin-1 for CSV)",
-            source, IssueType.INVALID))
+        raise FileProblem(
+            _file_issue(
+                "LPS-ENCODING",
+                "binary or UTF-16 content; records must be UTF-8 (or Latin-1 for CSV)",
+                source,
+                IssueType.INVALID,
+            )
+        )
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         if not latin1:
-            raise FileProblem(_file_issue(
-                "LPS-ENCODING", f"not UTF-8 (byte {exc.start}); JSON must be UTF-8", source,
-                IssueType.INVALID)) from exc
-        note = Issue(Severity.INFORMATION, IssueType.INFORMATIONAL, "LPS-ENCODING-LATIN1",
-                     "not UTF-8; read as Latin-1 (ISO 8859-1)", source=source)
+            raise FileProblem(
+                _file_issue(
+                    "LPS-ENCODING",
+                    f"not UTF-8 (byte {exc.start}); JSON must be UTF-8",
+                    source,
+                    IssueType.INVALID,
+                )
+            ) from exc
+        note = Issue(
+            Severity.INFORMATION,
+            IssueType.INFORMATIONAL,
+            "LPS-ENCODING-LATIN1",
+            "not UTF-8; read as Latin-1 (ISO 8859-1)",
+            source=source,
+        )
         return data.decode("latin-1"), [note]
 
 
 def detect_format(name: str, text: str) -> str:
     """`json`, `ndjson` or `csv`, from the file name, else from the content."""
     lowered = name.lower()
-    for suffix, kind in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".json", "json"),
-                         (".csv", "csv"), (".txt", "csv")):
+    for suffix, kind in (
+        (".ndjson", "ndjson"),
+        (".jsonl", "ndjson"),
+        (".json", "json"),
+        (".csv", "csv"),
+        (".txt", "csv"),
+    ):
         if lowered.endswith(suffix):
             return kind
     start = text.lstrip()[:1]
@@ -92,13 +118,19 @@ def read_json(text: str, source: str) -> Iterator[RawRecord]:
         if exc.msg == "Extra data":
             yield from read_ndjson(text, source)
             return
-        raise FileProblem(_file_issue("LPS-JSON-SYNTAX", f"not valid JSON: {exc.msg} "
-                                      f"(line {exc.lineno}, column {exc.colno})", source,
-                                      line=exc.lineno)) from exc
+        raise FileProblem(
+            _file_issue(
+                "LPS-JSON-SYNTAX",
+                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                source,
+                line=exc.lineno,
+            )
+        ) from exc
     items = value if isinstance(value, list) else [value]
     if not items:
-        raise FileProblem(_file_issue("LPS-EMPTY", "the JSON array holds no records", source,
-                                      IssueType.REQUIRED))
+        raise FileProblem(
+            _file_issue("LPS-EMPTY", "the JSON array holds no records", source, IssueType.REQUIRED)
+        )
     for index, item in enumerate(items):
         yield _object(RawRecord(index, None, item), source)
 
@@ -117,24 +149,43 @@ def read_ndjson(text: str, source: str) -> Iterator[RawRecord]:
             try:
                 raw.data = json.loads(line)
             except json.JSONDecodeError as exc:
-                raw.issues.append(Issue(Severity.ERROR, IssueType.STRUCTURE, "LPS-JSON-SYNTAX",
-                                        f"not valid JSON: {exc.msg} (column {exc.colno})",
-                                        source=source, line=number))
+                raw.issues.append(
+                    Issue(
+                        Severity.ERROR,
+                        IssueType.STRUCTURE,
+                        "LPS-JSON-SYNTAX",
+                        f"not valid JSON: {exc.msg} (column {exc.colno})",
+                        source=source,
+                        line=number,
+                    )
+                )
         yield _object(raw, source)
 
 
 def _object(raw: RawRecord, source: str) -> RawRecord:
     if not raw.issues and not isinstance(raw.data, dict):
-        raw.issues.append(Issue(Severity.ERROR, IssueType.STRUCTURE, "LPS-NOT-OBJECT",
-                                f"a record is a JSON object, found {type(raw.data).__name__}",
-                                source=source, line=raw.line))
+        raw.issues.append(
+            Issue(
+                Severity.ERROR,
+                IssueType.STRUCTURE,
+                "LPS-NOT-OBJECT",
+                f"a record is a JSON object, found {type(raw.data).__name__}",
+                source=source,
+                line=raw.line,
+            )
+        )
     return raw
 
 
 def _too_long(source: str, line: int, length: int) -> Issue:
-    return Issue(Severity.ERROR, IssueType.TOO_COSTLY, "LPS-LINE-TOO-LONG",
-                 f"line of {length} characters is longer than the {MAX_LINE} allowed; not read",
-                 source=source, line=line)
+    return Issue(
+        Severity.ERROR,
+        IssueType.TOO_COSTLY,
+        "LPS-LINE-TOO-LONG",
+        f"line of {length} characters is longer than the {MAX_LINE} allowed; not read",
+        source=source,
+        line=line,
+    )
 
 
 def read_csv(text: str, source: str, integer_fields: Iterable[str]) -> Iterator[RawRecord]:
@@ -147,8 +198,9 @@ def read_csv(text: str, source: str, integer_fields: Iterable[str]) -> Iterator[
     try:
         header = [name.strip() for name in next(reader)]
     except (StopIteration, csv.Error) as exc:
-        raise FileProblem(_file_issue("LPS-CSV-SYNTAX", f"no readable header row: {exc}",
-                                      source, line=1)) from exc
+        raise FileProblem(
+            _file_issue("LPS-CSV-SYNTAX", f"no readable header row: {exc}", source, line=1)
+        ) from exc
     paths = [_column_path(name) for name in header]
     index = 0
     while True:
@@ -158,9 +210,20 @@ def read_csv(text: str, source: str, integer_fields: Iterable[str]) -> Iterator[
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RawRecord(index, start, issues=[Issue(
-                Severity.ERROR, IssueType.STRUCTURE, "LPS-CSV-SYNTAX", f"unreadable row: {exc}",
-                source=source, line=start)])
+            yield RawRecord(
+                index,
+                start,
+                issues=[
+                    Issue(
+                        Severity.ERROR,
+                        IssueType.STRUCTURE,
+                        "LPS-CSV-SYNTAX",
+                        f"unreadable row: {exc}",
+                        source=source,
+                        line=start,
+                    )
+                ],
+            )
             index += 1
             continue
         if not any(cell.strip() for cell in row):
@@ -170,9 +233,16 @@ def read_csv(text: str, source: str, integer_fields: Iterable[str]) -> Iterator[
         if _HUGE in row:
             raw.issues.append(_too_long(source, start, MAX_LINE + 1))
         elif len(row) != len(header):
-            raw.issues.append(Issue(Severity.ERROR, IssueType.STRUCTURE, "LPS-CSV-ROW",
-                                    f"expected {len(header)} cells as in the header, "
-                                    f"found {len(row)}", source=source, line=start))
+            raw.issues.append(
+                Issue(
+                    Severity.ERROR,
+                    IssueType.STRUCTURE,
+                    "LPS-CSV-ROW",
+                    f"expected {len(header)} cells as in the header, found {len(row)}",
+                    source=source,
+                    line=start,
+                )
+            )
         else:
             raw.data = _nest(paths, row, numbers)
         yield raw

@@ -9,6 +9,7 @@ A rejected record gets every Issue found, not just the first, so a vendor fixes 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,9 @@ from gateway.values import parse_number, parse_value
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 _NPU_CODE = re.compile(r"^(NPU|DNK)[0-9]{5}$")
 _CLOCK_SKEW = timedelta(hours=1)
+# Characters XML 1.0 cannot carry (C0 controls except tab/newline/return, lone surrogates,
+# U+FFFE/U+FFFF): a value holding one could never be rendered into a MedCom message.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def cpr_is_date_shaped(cpr: str) -> bool:
@@ -67,43 +71,88 @@ class RecordBuilder:
         self.contract = contract or default_contract()
         self.now = now
 
-    def build(self, data: object, *, source: str | None = None, line: int | None = None,
-              fallback_id: str | None = None) -> tuple[LabRecord | None, list[Issue]]:
+    def build(
+        self,
+        data: object,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        fallback_id: str | None = None,
+    ) -> tuple[LabRecord | None, list[Issue]]:
         """Check one decoded record; return the record (None if rejected) and all Issues."""
         record_id = _record_id(data) or fallback_id
         issues = [v.to_issue(record_id, source, line) for v in self.contract.violations(data)]
         if issues or not isinstance(data, dict):
             return None, issues
+        for path, text in _strings(data, ""):
+            if _NOT_XML.search(text):
+                issues.append(
+                    Issue(
+                        Severity.ERROR,
+                        IssueType.VALUE,
+                        "LPS-CONTROL-CHAR",
+                        "holds a control character that XML cannot carry",
+                        location=path,
+                        record=record_id,
+                        source=source,
+                        line=line,
+                    )
+                )
+        if issues:
+            return None, issues
 
-        def problem(rule: str, location: str, message: str,
-                    code: IssueType = IssueType.VALUE) -> None:
-            issues.append(Issue(Severity.ERROR, code, rule, message,
-                                location=location, record=record_id, source=source, line=line))
+        def problem(
+            rule: str, location: str, message: str, code: IssueType = IssueType.VALUE
+        ) -> None:
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    code,
+                    rule,
+                    message,
+                    location=location,
+                    record=record_id,
+                    source=source,
+                    line=line,
+                )
+            )
 
         patient = data["patient"]
         if patient.get("cpr") and not cpr_is_date_shaped(patient["cpr"]):
-            problem("LPS-CPR", "patient.cpr", "not a CPR number: the first six digits must be a "
-                    "date (DDMMYY)")
+            problem(
+                "LPS-CPR",
+                "patient.cpr",
+                "not a CPR number: the first six digits must be a date (DDMMYY)",
+            )
         practice = data["practice"]
         if not gln_check_digit_ok(practice["gln"]):
             problem("LPS-GLN", "practice.gln", "GS1 check digit does not match")
         collected = self._time(data["sample"]["collectedAt"], "sample.collectedAt", problem)
         performed = self._time(data["performedAt"], "performedAt", problem)
         if collected and performed and performed < collected:
-            problem("LPS-DATE-ORDER", "performedAt",
-                    "the analysis is dated before the sample was collected")
+            problem(
+                "LPS-DATE-ORDER",
+                "performedAt",
+                "the analysis is dated before the sample was collected",
+            )
         analysis = data["analysis"]
         if analysis["system"] == "NPU" and not _NPU_CODE.match(analysis["code"]):
-            problem("LPS-CODE", "analysis.code",
-                    f"an NPU code is NPUnnnnn or DNKnnnnn, found {analysis['code']!r}",
-                    IssueType.CODE_INVALID)
+            problem(
+                "LPS-CODE",
+                "analysis.code",
+                f"an NPU code is NPUnnnnn or DNKnnnnn, found {analysis['code']!r}",
+                IssueType.CODE_INVALID,
+            )
         result = data["result"]
         low, high = result.get("referenceLow"), result.get("referenceHigh")
         low_n = parse_number(low) if low else None
         high_n = parse_number(high) if high else None
         if low_n is not None and high_n is not None and low_n > high_n:
-            problem("LPS-REFERENCE", "result.referenceLow",
-                    f"lower reference limit {low} is above the upper limit {high}")
+            problem(
+                "LPS-REFERENCE",
+                "result.referenceLow",
+                f"lower reference limit {low} is above the upper limit {high}",
+            )
         if issues or collected is None or performed is None:
             return None, issues
         return _record(data, collected, performed), issues
@@ -112,9 +161,12 @@ class RecordBuilder:
         try:
             value = parse_datetime(text)
         except ValueError:
-            problem("LPS-DATETIME", location,
-                    f"expected an ISO 8601 date and time such as 2025-06-02T09:14:00+02:00, "
-                    f"found {text[:40]!r}")
+            problem(
+                "LPS-DATETIME",
+                location,
+                f"expected an ISO 8601 date and time such as 2025-06-02T09:14:00+02:00, "
+                f"found {text[:40]!r}",
+            )
             return None
         if value > self.now + _CLOCK_SKEW:
             problem("LPS-DATE-FUTURE", location, f"{text} lies in the future")
@@ -122,12 +174,24 @@ class RecordBuilder:
         return value
 
 
+def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, f"{path}.{key}" if path else key)
+
+
 def _record_id(data: object) -> str | None:
-    if isinstance(data, dict):
-        value = data.get("recordId")
-        if isinstance(value, str) and value:
-            return value[:64]
-    return None
+    """`recordId/vN` as far as the (maybe broken) record tells it, for naming it in Issues."""
+    if not isinstance(data, dict):
+        return None
+    value, version = data.get("recordId"), data.get("version")
+    if not isinstance(value, str) or not value:
+        return None
+    if isinstance(version, int) and not isinstance(version, bool):
+        return f"{value[:64]}/v{version}"
+    return value[:64]
 
 
 def _opt(obj: dict[str, Any], key: str) -> Any:
@@ -144,20 +208,33 @@ def _record(data: dict[str, Any], collected: datetime, performed: datetime) -> L
         record_id=data["recordId"],
         version=int(data["version"]),
         status=Status(data["status"]),
-        practice=Practice(gln=practice["gln"], name=practice["name"],
-                          sor=_opt(practice, "sor"), ydernummer=_opt(practice, "ydernummer")),
-        patient=Patient(family=patient["family"], cpr=_opt(patient, "cpr"),
-                        replacement_id=_opt(patient, "replacementId"),
-                        given=_opt(patient, "given")),
+        practice=Practice(
+            gln=practice["gln"],
+            name=practice["name"],
+            sor=_opt(practice, "sor"),
+            ydernummer=_opt(practice, "ydernummer"),
+        ),
+        patient=Patient(
+            family=patient["family"],
+            cpr=_opt(patient, "cpr"),
+            replacement_id=_opt(patient, "replacementId"),
+            given=_opt(patient, "given"),
+        ),
         consent=Consent(_opt(data, "consent") or Consent.UNKNOWN),
         sample=Sample(id=sample["id"], collected_at=collected, material=_opt(sample, "material")),
-        analysis=Analysis(system=CodeSystem(analysis["system"]), code=analysis["code"],
-                          text=_opt(analysis, "text")),
-        result=Result(value=parse_value(result["value"]), unit=_opt(result, "unit"),
-                      reference_low=_opt(result, "referenceLow"),
-                      reference_high=_opt(result, "referenceHigh"),
-                      abnormal=Abnormal(abnormal) if abnormal else None,
-                      comment=_opt(result, "comment")),
+        analysis=Analysis(
+            system=CodeSystem(analysis["system"]),
+            code=analysis["code"],
+            text=_opt(analysis, "text"),
+        ),
+        result=Result(
+            value=parse_value(result["value"]),
+            unit=_opt(result, "unit"),
+            reference_low=_opt(result, "referenceLow"),
+            reference_high=_opt(result, "referenceHigh"),
+            abnormal=Abnormal(abnormal) if abnormal else None,
+            comment=_opt(result, "comment"),
+        ),
         performed_at=performed,
         lps=LpsInfo(vendor=lps["vendor"], version=_opt(lps, "version")),
     )

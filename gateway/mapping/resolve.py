@@ -46,20 +46,35 @@ def map_record(record: LabRecord, mappings: Mappings) -> Mapping:
         shown = f"{record.analysis.system.value} code {record.analysis.code!r}"
         if npu_code and npu_code != record.analysis.code:
             shown += f" (mapped to {npu_code})"
-        say(Severity.ERROR, IssueType.CODE_INVALID, "MAP-UNKNOWN-CODE", "analysis.code",
-            f"{shown} is not in the mapping tables; add it to mappings/ or send an agreed code")
+        say(
+            Severity.ERROR,
+            IssueType.CODE_INVALID,
+            "MAP-UNKNOWN-CODE",
+            "analysis.code",
+            f"{shown} is not in the mapping tables; add it to mappings/ or send an agreed code",
+        )
         return Mapping(None, tuple(issues))
     ucum = _unit(record, analysis, mappings, say)
     if analysis.result_type is ResultType.NUMERIC and not record.result.value.is_numeric:
-        say(Severity.ERROR, IssueType.VALUE, "MAP-VALUE-TYPE", "result.value",
+        say(
+            Severity.ERROR,
+            IssueType.VALUE,
+            "MAP-VALUE-TYPE",
+            "result.value",
             f"{analysis.npu_code} ({analysis.short_name}) has numeric results; "
-            f"found text {record.result.value.text[:40]!r}")
+            f"found text {record.result.value.text[:40]!r}",
+        )
     if any(issue.blocking for issue in issues):
         return Mapping(None, tuple(issues))
     mapped = Mapped(record, analysis, ucum, mapped_from)
     if not analysis.shareable:
-        say(Severity.INFORMATION, IssueType.INFORMATIONAL, "MAP-NOT-SHAREABLE", "analysis.code",
-            f"{analysis.npu_code} ({analysis.short_name}) is not agreed for sharing; not sent")
+        say(
+            Severity.INFORMATION,
+            IssueType.INFORMATIONAL,
+            "MAP-NOT-SHAREABLE",
+            "analysis.code",
+            f"{analysis.npu_code} ({analysis.short_name}) is not agreed for sharing; not sent",
+        )
         return Mapping(mapped, tuple(issues), filtered=True)
     return Mapping(mapped, tuple(issues))
 
@@ -79,20 +94,40 @@ def _unit(record: LabRecord, analysis: AnalysisDef, mappings: Mappings, say: Say
     unit = record.result.unit
     if not unit:
         if analysis.ucum and analysis.ucum != "1" and record.result.value.is_numeric:
-            say(Severity.INFORMATION, IssueType.INFORMATIONAL, "MAP-UNIT-IMPLIED", "result.unit",
-                f"no unit given; {analysis.npu_code} defines it as {analysis.ucum}")
+            say(
+                Severity.INFORMATION,
+                IssueType.INFORMATIONAL,
+                "MAP-UNIT-IMPLIED",
+                "result.unit",
+                f"no unit given; {analysis.npu_code} defines it as {analysis.ucum}",
+            )
         return analysis.ucum
     ucum = mappings.ucum_for(unit)
     if ucum is None:
-        say(Severity.ERROR, IssueType.CODE_INVALID, "MAP-UNIT-UNKNOWN", "result.unit",
-            f"unit {unit!r} is not in mappings/units.csv")
+        say(
+            Severity.ERROR,
+            IssueType.CODE_INVALID,
+            "MAP-UNIT-UNKNOWN",
+            "result.unit",
+            f"unit {unit!r} is not in mappings/units.csv",
+        )
         return None
     if analysis.ucum is None:
-        say(Severity.WARNING, IssueType.VALUE, "MAP-UNIT-UNEXPECTED", "result.unit",
-            f"{analysis.npu_code} has no unit; {unit!r} is left out")
+        say(
+            Severity.WARNING,
+            IssueType.VALUE,
+            "MAP-UNIT-UNEXPECTED",
+            "result.unit",
+            f"{analysis.npu_code} has no unit; {unit!r} is left out",
+        )
         return None
     if ucum != analysis.ucum:
-        say(Severity.ERROR, IssueType.VALUE, "MAP-UNIT-MISMATCH", "result.unit",
+        say(
+            Severity.ERROR,
+            IssueType.VALUE,
+            "MAP-UNIT-MISMATCH",
+            "result.unit",
             f"{analysis.npu_code} ({analysis.short_name}) is measured in {analysis.ucum}, "
-            f"found {unit!r}")
+            f"found {unit!r}",
+        )
     return ucum

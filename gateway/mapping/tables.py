@@ -105,9 +105,20 @@ def read_table(path: Path, columns: tuple[str, ...]) -> tuple[TableInfo, list[di
 def load_mappings(folder: Path | None = None) -> Mappings:
     """Load and cross-check every table in `folder` (default: the packaged mappings/)."""
     folder = folder or mappings_dir()
-    info_a, rows = read_table(folder / "analyses.csv", (
-        "npu_code", "short_name", "name", "domain", "ucum", "medcom_unit", "result_type",
-        "shareable", "notes"))
+    info_a, rows = read_table(
+        folder / "analyses.csv",
+        (
+            "npu_code",
+            "short_name",
+            "name",
+            "domain",
+            "ucum",
+            "medcom_unit",
+            "result_type",
+            "shareable",
+            "notes",
+        ),
+    )
     analyses: dict[str, AnalysisDef] = {}
     for number, row in enumerate(rows, start=1):
         code = row["npu_code"]
@@ -115,16 +126,23 @@ def load_mappings(folder: Path | None = None) -> Mappings:
             raise ConfigError(f"analyses.csv row {number}: {code} is listed twice")
         try:
             analyses[code] = AnalysisDef(
-                npu_code=code, short_name=row["short_name"], name=row["name"],
-                domain=Domain(row["domain"]), ucum=row["ucum"] or None,
+                npu_code=code,
+                short_name=row["short_name"],
+                name=row["name"],
+                domain=Domain(row["domain"]),
+                ucum=row["ucum"] or None,
                 medcom_unit=row["medcom_unit"] or None,
                 result_type=ResultType(row["result_type"]),
-                shareable=_yes_no(row["shareable"]), notes=row["notes"])
+                shareable=_yes_no(row["shareable"]),
+                notes=row["notes"],
+            )
         except ValueError as exc:
             raise ConfigError(f"analyses.csv row {number} ({code}): {exc}") from exc
     info_u, unit_rows = read_table(folder / "units.csv", ("spelling", "ucum"))
     units = {row["spelling"]: row["ucum"] for row in unit_rows}
-    info_l, local_rows = read_table(folder / "local-codes.csv", ("vendor", "local_code", "npu_code"))
+    info_l, local_rows = read_table(
+        folder / "local-codes.csv", ("vendor", "local_code", "npu_code")
+    )
     local = {(row["vendor"], row["local_code"]): row["npu_code"] for row in local_rows}
     info_f, fee_rows = read_table(folder / "fee-codes.csv", ("fee_code", "npu_code"))
     fee = {row["fee_code"]: row["npu_code"] for row in fee_rows}

@@ -49,8 +49,9 @@ class Catalog:
         compiled = self._compiled.get(entry.file)
         if compiled is None:
             try:
-                doc = etree.parse(str(entry.file), etree.XMLParser(no_network=True,
-                                                                   resolve_entities=False))
+                doc = etree.parse(
+                    str(entry.file), etree.XMLParser(no_network=True, resolve_entities=False)
+                )
                 compiled = etree.XMLSchema(doc)
             except (OSError, etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
                 raise ConfigError(f"cannot compile schema {entry.file}: {exc}") from exc
@@ -63,8 +64,14 @@ def load_catalog(path: Path | None = None) -> Catalog:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         entries = tuple(
-            SchemaEntry(item["namespace"], item["version_code"], item["letter"],
-                        item["type_code"], path.parent / item["file"], item["title"])
+            SchemaEntry(
+                item["namespace"],
+                item["version_code"],
+                item["letter"],
+                item["type_code"],
+                path.parent / item["file"],
+                item["title"],
+            )
             for item in data["schema"]
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:

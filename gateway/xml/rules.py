@@ -24,10 +24,23 @@ _NPU = re.compile(r"^(NPU|DNK)[0-9]{5}$")
 _RECEIVED_PLACEHOLDER = "*****"  # value of a "proeve_modtaget" line (notes/medcom-xml.md §3, §4)
 
 
-def _issue(severity: Severity, code: IssueType, rule: str, element: etree._Element,
-           message: str, source: str | None) -> Issue:
-    return Issue(severity, code, rule, message, location=readable_path(element),
-                 source=source, line=element.sourceline)
+def _issue(
+    severity: Severity,
+    code: IssueType,
+    rule: str,
+    element: etree._Element,
+    message: str,
+    source: str | None,
+) -> Issue:
+    return Issue(
+        severity,
+        code,
+        rule,
+        message,
+        location=readable_path(element),
+        source=source,
+        line=element.sourceline,
+    )
 
 
 def _stamp(element: etree._Element | None, ns: str) -> str | None:
@@ -37,66 +50,121 @@ def _stamp(element: etree._Element | None, ns: str) -> str | None:
     return f"{date}T{time}" if date and time else None
 
 
-def laboratory_report_rules(report: etree._Element, ns: str, mappings: Mappings,
-                            source: str | None) -> Iterator[Issue]:
+def laboratory_report_rules(
+    report: etree._Element, ns: str, mappings: Mappings, source: str | None
+) -> Iterator[Issue]:
     """Rules for one schema-valid `LaboratoryReport` letter (XRPT01)."""
     patient = report.find(q("Patient", ns))
     if patient is not None:
         cpr = patient.find(q("CivilRegistrationNumber", ns))
         if cpr is not None and cpr.text and not cpr_is_date_shaped(cpr.text):
-            yield _issue(Severity.ERROR, IssueType.VALUE, "MC-CPR", cpr,
-                         "not a CPR number: the first six digits must be a date (DDMMYY)",
-                         source)
+            yield _issue(
+                Severity.ERROR,
+                IssueType.VALUE,
+                "MC-CPR",
+                cpr,
+                "not a CPR number: the first six digits must be a date (DDMMYY)",
+                source,
+            )
         if patient.find(q("Consent", ns)) is None:
-            yield _issue(Severity.INFORMATION, IssueType.INFORMATIONAL, "MC-CONSENT-ABSENT",
-                         patient, "Patient/Consent is absent: consent is not stated "
-                         "(receivers treat the results as not restricted)", source)
-    sampled = _stamp(report.find(f"{q('RequisitionInformation', ns)}/{q('Sample', ns)}/"
-                                 f"{q('SamplingDateTime', ns)}"), ns)
+            yield _issue(
+                Severity.INFORMATION,
+                IssueType.INFORMATIONAL,
+                "MC-CONSENT-ABSENT",
+                patient,
+                "Patient/Consent is absent: consent is not stated "
+                "(receivers treat the results as not restricted)",
+                source,
+            )
+    sampled = _stamp(
+        report.find(
+            f"{q('RequisitionInformation', ns)}/{q('Sample', ns)}/{q('SamplingDateTime', ns)}"
+        ),
+        ns,
+    )
     general = report.find(f"{q('LaboratoryResults', ns)}/{q('GeneralResultInformation', ns)}")
     resulted = _stamp(general.find(q("ResultsDateTime", ns)) if general is not None else None, ns)
     if sampled and resulted and sampled > resulted and general is not None:
-        yield _issue(Severity.ERROR, IssueType.VALUE, "MC-DATE-ORDER", general,
-                     f"ResultsDateTime {resulted} is before the SamplingDateTime {sampled}",
-                     source)
+        yield _issue(
+            Severity.ERROR,
+            IssueType.VALUE,
+            "MC-DATE-ORDER",
+            general,
+            f"ResultsDateTime {resulted} is before the SamplingDateTime {sampled}",
+            source,
+        )
     for result in report.iterfind(f"{q('LaboratoryResults', ns)}/{q('Result', ns)}"):
         yield from _result_rules(result, ns, mappings, source)
 
 
-def _result_rules(result: etree._Element, ns: str, mappings: Mappings,
-                  source: str | None) -> Iterator[Issue]:
+def _result_rules(
+    result: etree._Element, ns: str, mappings: Mappings, source: str | None
+) -> Iterator[Issue]:
     code_el = result.find(f"{q('Analysis', ns)}/{q('AnalysisCode', ns)}")
     code_type = result.findtext(f"{q('Analysis', ns)}/{q('AnalysisCodeType', ns)}")
     code = code_el.text if code_el is not None else None
     analysis = None
     if code_el is not None and code and code_type == NPU_CODE_TYPE:
         if not _NPU.match(code):
-            yield _issue(Severity.ERROR, IssueType.CODE_INVALID, "MC-NPU-CODE", code_el,
-                         f"AnalysisCodeType iupac needs an NPU or DNK code, found {code!r}",
-                         source)
+            yield _issue(
+                Severity.ERROR,
+                IssueType.CODE_INVALID,
+                "MC-NPU-CODE",
+                code_el,
+                f"AnalysisCodeType iupac needs an NPU or DNK code, found {code!r}",
+                source,
+            )
         else:
             analysis = mappings.analyses.get(code)
             if analysis is None:
-                yield _issue(Severity.WARNING, IssueType.CODE_INVALID, "MC-NPU-UNKNOWN", code_el,
-                             f"{code} is not in labgw's analysis table", source)
+                yield _issue(
+                    Severity.WARNING,
+                    IssueType.CODE_INVALID,
+                    "MC-NPU-UNKNOWN",
+                    code_el,
+                    f"{code} is not in labgw's analysis table",
+                    source,
+                )
     value_el = result.find(q("Value", ns))
     value = value_el.text if value_el is not None else None
     status = result.findtext(q("ResultStatusCode", ns))
-    if (value_el is not None and value and result.findtext(q("ResultType", ns)) == "numerisk"
-            and not (status == "proeve_modtaget" and value == _RECEIVED_PLACEHOLDER)
-            and not _is_number(value)):
-        yield _issue(Severity.ERROR, IssueType.VALUE, "MC-VALUE-NUMERIC", value_el,
-                     f"ResultType numerisk but Value {value!r} is not a number", source)
+    if (
+        value_el is not None
+        and value
+        and result.findtext(q("ResultType", ns)) == "numerisk"
+        and not (status == "proeve_modtaget" and value == _RECEIVED_PLACEHOLDER)
+        and not _is_number(value)
+    ):
+        yield _issue(
+            Severity.ERROR,
+            IssueType.VALUE,
+            "MC-VALUE-NUMERIC",
+            value_el,
+            f"ResultType numerisk but Value {value!r} is not a number",
+            source,
+        )
     unit_el = result.find(q("Unit", ns))
     if analysis is not None and unit_el is not None and unit_el.text:
         ucum = mappings.ucum_for(unit_el.text)
         if analysis.ucum is None:
-            yield _issue(Severity.WARNING, IssueType.VALUE, "MC-UNIT", unit_el,
-                         f"{analysis.npu_code} has no unit; found {unit_el.text!r}", source)
+            yield _issue(
+                Severity.WARNING,
+                IssueType.VALUE,
+                "MC-UNIT",
+                unit_el,
+                f"{analysis.npu_code} has no unit; found {unit_el.text!r}",
+                source,
+            )
         elif ucum != analysis.ucum:
-            yield _issue(Severity.WARNING, IssueType.VALUE, "MC-UNIT", unit_el,
-                         f"{analysis.npu_code} ({analysis.short_name}) is measured in "
-                         f"{analysis.ucum}, found {unit_el.text!r}", source)
+            yield _issue(
+                Severity.WARNING,
+                IssueType.VALUE,
+                "MC-UNIT",
+                unit_el,
+                f"{analysis.npu_code} ({analysis.short_name}) is measured in "
+                f"{analysis.ucum}, found {unit_el.text!r}",
+                source,
+            )
 
 
 def _is_number(text: str) -> bool:

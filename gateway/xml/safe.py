@@ -21,32 +21,57 @@ class Limits:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, collect_ids=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        collect_ids=False,
+    )
 
 
-def _fatal(code: IssueType, rule: str, message: str, source: str | None,
-           line: int | None = None) -> Issue:
+def _fatal(
+    code: IssueType, rule: str, message: str, source: str | None, line: int | None = None
+) -> Issue:
     return Issue(Severity.FATAL, code, rule, message, source=source, line=line)
 
 
-def parse_untrusted(data: bytes, source: str | None = None,
-                    limits: Limits | None = None) -> tuple[etree._Element | None, list[Issue]]:
+def parse_untrusted(
+    data: bytes, source: str | None = None, limits: Limits | None = None
+) -> tuple[etree._Element | None, list[Issue]]:
     """Parse bytes from outside; return the root element, or None and the reason."""
     limits = limits or Limits()
     if len(data) > limits.max_bytes:
-        return None, [_fatal(IssueType.TOO_COSTLY, "XML-TOO-LARGE",
-                             f"{len(data)} bytes is more than the {limits.max_bytes} allowed",
-                             source)]
+        return None, [
+            _fatal(
+                IssueType.TOO_COSTLY,
+                "XML-TOO-LARGE",
+                f"{len(data)} bytes is more than the {limits.max_bytes} allowed",
+                source,
+            )
+        ]
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        return None, [_fatal(IssueType.STRUCTURE, "XML-SYNTAX", f"not well-formed XML: {exc.msg}",
-                             source, exc.lineno)]
+        return None, [
+            _fatal(
+                IssueType.STRUCTURE,
+                "XML-SYNTAX",
+                f"not well-formed XML: {exc.msg}",
+                source,
+                exc.lineno,
+            )
+        ]
     if root.getroottree().docinfo.doctype:
-        return None, [_fatal(IssueType.SECURITY, "XML-DTD",
-                             "a DOCTYPE is not allowed in MedCom messages (DTDs and entities "
-                             "are refused)", source)]
+        return None, [
+            _fatal(
+                IssueType.SECURITY,
+                "XML-DTD",
+                "a DOCTYPE is not allowed in MedCom messages (DTDs and entities are refused)",
+                source,
+            )
+        ]
     depth = 0
     deepest = 0
     for event, _ in etree.iterwalk(root, events=("start", "end")):
@@ -54,7 +79,12 @@ def parse_untrusted(data: bytes, source: str | None = None,
         if depth > deepest:
             deepest = depth
             if deepest > limits.max_depth:
-                return None, [_fatal(IssueType.TOO_COSTLY, "XML-TOO-DEEP",
-                                     f"elements nested deeper than {limits.max_depth} levels",
-                                     source)]
+                return None, [
+                    _fatal(
+                        IssueType.TOO_COSTLY,
+                        "XML-TOO-DEEP",
+                        f"elements nested deeper than {limits.max_depth} levels",
+                        source,
+                    )
+                ]
     return root, []

@@ -36,8 +36,12 @@ _XSD_TYPES = {
 class XmlValidator:
     """Validates MedCom XML messages; build once, use for many messages."""
 
-    def __init__(self, catalog: Catalog | None = None, mappings: Mappings | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        mappings: Mappings | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.catalog = catalog or default_catalog()
         self.mappings = mappings or default_mappings()
         self.limits = limits or Limits()
@@ -59,28 +63,44 @@ class XmlValidator:
         schema = self.catalog.schema(entry)
         if not schema.validate(root):
             for error in schema.error_log:
-                yield Issue(Severity.ERROR, _XSD_TYPES.get(error.type_name, IssueType.STRUCTURE),
-                            "XSD", strip_namespaces(error.message),
-                            location=resolve_error_path(root, error.path), source=source,
-                            line=error.line or None)
+                yield Issue(
+                    Severity.ERROR,
+                    _XSD_TYPES.get(error.type_name, IssueType.STRUCTURE),
+                    "XSD",
+                    strip_namespaces(error.message),
+                    location=resolve_error_path(root, error.path),
+                    source=source,
+                    line=error.line or None,
+                )
             return
         if entry.letter == "LaboratoryReport":
             for letter in root.iterfind(q(entry.letter, entry.namespace)):
                 yield from laboratory_report_rules(letter, entry.namespace, self.mappings, source)
 
-    def identify(self, root: etree._Element, source: str | None) -> tuple[
-            SchemaEntry | None, Issue | None]:
+    def identify(
+        self, root: etree._Element, source: str | None
+    ) -> tuple[SchemaEntry | None, Issue | None]:
         """The catalogue entry for a message, or the Issue that says why there is none."""
         qname = etree.QName(root)
         namespace = qname.namespace or ""
         if qname.localname != "Emessage":
-            return None, Issue(Severity.FATAL, IssueType.NOT_SUPPORTED, "XML-UNKNOWN-MESSAGE",
-                               f"root element is {qname.localname!r}; MedCom messages start "
-                               "with Emessage", location=f"/{qname.localname}", source=source)
-        letters = [child for child in root if local(child.tag) != "Envelope"
-                   and isinstance(child.tag, str)]
-        codes = sorted({child.findtext(f"{q('Letter', namespace)}/{q('VersionCode', namespace)}")
-                        or "" for child in letters})
+            return None, Issue(
+                Severity.FATAL,
+                IssueType.NOT_SUPPORTED,
+                "XML-UNKNOWN-MESSAGE",
+                f"root element is {qname.localname!r}; MedCom messages start with Emessage",
+                location=f"/{qname.localname}",
+                source=source,
+            )
+        letters = [
+            child for child in root if local(child.tag) != "Envelope" and isinstance(child.tag, str)
+        ]
+        codes = sorted(
+            {
+                child.findtext(f"{q('Letter', namespace)}/{q('VersionCode', namespace)}") or ""
+                for child in letters
+            }
+        )
         version = codes[0] if len(codes) == 1 else ""
         entry = self.catalog.find(namespace, version) if version else None
         if entry is not None:
@@ -91,10 +111,18 @@ class XmlValidator:
             message = f"letters of different versions in one Emessage: {', '.join(codes)}"
         else:
             shown = f"VersionCode {version!r}" if version else "no Letter/VersionCode"
-            message = (f"no schema for namespace {namespace!r} with {shown}; labgw validates "
-                       f"{self.catalog.describe()}")
-        return None, Issue(Severity.ERROR, IssueType.NOT_SUPPORTED, "XML-NO-SCHEMA", message,
-                           location="/Emessage", source=source)
+            message = (
+                f"no schema for namespace {namespace!r} with {shown}; labgw validates "
+                f"{self.catalog.describe()}"
+            )
+        return None, Issue(
+            Severity.ERROR,
+            IssueType.NOT_SUPPORTED,
+            "XML-NO-SCHEMA",
+            message,
+            location="/Emessage",
+            source=source,
+        )
 
     def validate(self, data: bytes, source: str | None = None) -> None:
         """Raise InvalidMessageError with all blocking Issues, if there are any."""

@@ -18,6 +18,7 @@ from lxml import etree
 from gateway.config import Receiver
 from gateway.coverage import Action, CoverageBuilder, FieldUse
 from gateway.intake.record import DANISH_TIME
+from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.resolve import Mapped
 from gateway.model import Abnormal, Consent, LabRecord, Status
 from gateway.values import Comparator, format_decimal, parse_number
@@ -53,6 +54,28 @@ class LetterPlan:
 class RenderedXml:
     root: etree._Element
     coverage: tuple[FieldUse, ...]
+
+
+def record_problems(mapped: Mapped) -> tuple[Issue, ...]:
+    """What keeps one record out of an XRPT01 letter although it passed intake and mapping.
+
+    Checked per record before letters are formed, so one unfit result never takes the other
+    results of its letter down with it.
+    """
+    value = mapped.record.result.value
+    if value.number is not None and len(value.decimal_text()) > ns.VALUE_MAX:
+        return (
+            Issue(
+                Severity.ERROR,
+                IssueType.TOO_LONG,
+                "XRPT01-VALUE-LENGTH",
+                f"the number has {len(value.decimal_text())} characters; XRPT01 Value holds "
+                f"at most {ns.VALUE_MAX} and labgw never rounds",
+                location="result.value",
+                record=mapped.record.key,
+            ),
+        )
+    return ()
 
 
 def local_date_time(moment: datetime) -> tuple[str, str]:
@@ -94,8 +117,9 @@ def envelope(sent: datetime, envelope_id: str) -> etree._Element:
     return root
 
 
-def render_xrpt01(plan: LetterPlan, receiver: Receiver, producer_code: str, sent: datetime,
-                  envelope_id: str) -> RenderedXml:
+def render_xrpt01(
+    plan: LetterPlan, receiver: Receiver, producer_code: str, sent: datetime, envelope_id: str
+) -> RenderedXml:
     """Render one XRPT01 letter in its own `Emessage`."""
     cov = CoverageBuilder()
     root = envelope(sent, envelope_id)
@@ -231,18 +255,30 @@ def _cover(cov: CoverageBuilder, mapped: Mapped) -> None:
     """Say where each contract field of one record went."""
     r, key = mapped.record, mapped.record.key
     T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
-    cov.use(key, "recordId", T, f"{_LR}/Letter/Identifier",
-            "letter id derived from practice, patient, sample and version")
+    cov.use(
+        key,
+        "recordId",
+        T,
+        f"{_LR}/Letter/Identifier",
+        "letter id derived from practice, patient, sample and version",
+    )
     cov.use(key, "version", T, f"{_LR}/Letter/Identifier", "part of the letter id")
-    cov.use(key, "status", T, f"{_RES}/ResultStatusCode",
-            "cancelled is sent as svar_rettet with the value 'annulleret'"
-            if r.status is Status.CANCELLED else None)
+    cov.use(
+        key,
+        "status",
+        T,
+        f"{_RES}/ResultStatusCode",
+        "cancelled is sent as svar_rettet with the value 'annulleret'"
+        if r.status is Status.CANCELLED
+        else None,
+    )
     cov.use(key, "practice.gln", C, f"{_LR}/Sender/EANIdentifier")
     if r.practice.ydernummer:
         cov.use(key, "practice.ydernummer", C, f"{_LR}/Sender/Identifier")
         if r.practice.sor:
-            cov.use(key, "practice.sor", L, None,
-                    "Sender has one Identifier; the ydernummer is used")
+            cov.use(
+                key, "practice.sor", L, None, "Sender has one Identifier; the ydernummer is used"
+            )
     else:
         cov.use(key, "practice.sor", C, f"{_LR}/Sender/Identifier")
     cov.use(key, "practice.name", C, f"{_LR}/Sender/OrganisationName")
@@ -257,21 +293,45 @@ def _cover(cov: CoverageBuilder, mapped: Mapped) -> None:
         cov.use(key, "consent", L, None, "unknown consent is not stated (no Consent element)")
     else:
         cov.use(key, "consent", T, f"{_LR}/Patient/Consent/Given")
-    cov.use(key, "sample.id", C, f"{_LR}/RequisitionInformation/Sample/"
-            "LaboratoryInternalSampleIdentifier")
-    cov.use(key, "sample.collectedAt", T, f"{_LR}/RequisitionInformation/Sample/SamplingDateTime",
-            "Danish local time, minutes")
+    cov.use(
+        key,
+        "sample.id",
+        C,
+        f"{_LR}/RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier",
+    )
+    cov.use(
+        key,
+        "sample.collectedAt",
+        T,
+        f"{_LR}/RequisitionInformation/Sample/SamplingDateTime",
+        "Danish local time, minutes",
+    )
     if r.sample.material:
         cov.use(key, "sample.material", L, None, "XRPT01 has no material; the NPU system says it")
-    cov.use(key, "analysis.code", T if mapped.mapped_from else C, f"{_RES}/Analysis/AnalysisCode",
-            f"mapped from {mapped.mapped_from}" if mapped.mapped_from else None)
-    cov.use(key, "analysis.system", T, f"{_RES}/Analysis/AnalysisCodeType",
-            "NPU codes are written as iupac, responsible SST")
+    cov.use(
+        key,
+        "analysis.code",
+        T if mapped.mapped_from else C,
+        f"{_RES}/Analysis/AnalysisCode",
+        f"mapped from {mapped.mapped_from}" if mapped.mapped_from else None,
+    )
+    cov.use(
+        key,
+        "analysis.system",
+        T,
+        f"{_RES}/Analysis/AnalysisCodeType",
+        "NPU codes are written as iupac, responsible SST",
+    )
     if r.analysis.text:
         cov.use(key, "analysis.text", L, None, "the NPU name from mappings/analyses.csv is sent")
     _cover_value(cov, mapped)
-    cov.use(key, "performedAt", T, f"{_LR}/LaboratoryResults/GeneralResultInformation/"
-            "ResultsDateTime", "latest of the letter's results, Danish local time, minutes")
+    cov.use(
+        key,
+        "performedAt",
+        T,
+        f"{_LR}/LaboratoryResults/GeneralResultInformation/ResultsDateTime",
+        "latest of the letter's results, Danish local time, minutes",
+    )
     cov.use(key, "lps.vendor", L, None, "not part of XRPT01")
     if r.lps.version:
         cov.use(key, "lps.version", L, None, "not part of XRPT01")
@@ -286,11 +346,21 @@ def _cover_value(cov: CoverageBuilder, mapped: Mapped) -> None:
     elif value.number is not None:
         note = "comparator to Operator" if value.comparator else None
         exact = value.decimal_text() == value.raw.strip().lstrip("<>").strip()
-        cov.use(key, "result.value", C if exact and not note else T, f"{_RES}/Value",
-                note or (None if exact else "decimal comma written as point"))
+        cov.use(
+            key,
+            "result.value",
+            C if exact and not note else T,
+            f"{_RES}/Value",
+            note or (None if exact else "decimal comma written as point"),
+        )
     elif len(value.text) > ns.VALUE_MAX:
-        cov.use(key, "result.value", T, f"{_RES}/ResultTextValue",
-                f"longer than {ns.VALUE_MAX} characters")
+        cov.use(
+            key,
+            "result.value",
+            T,
+            f"{_RES}/ResultTextValue",
+            f"longer than {ns.VALUE_MAX} characters",
+        )
     else:
         cov.use(key, "result.value", C, f"{_RES}/Value")
     if r.result.unit:
@@ -298,13 +368,20 @@ def _cover_value(cov: CoverageBuilder, mapped: Mapped) -> None:
             cov.use(key, "result.unit", T, f"{_RES}/Unit", "MedCom spelling of the NPU unit")
         else:
             cov.use(key, "result.unit", L, None, "the analysis has no unit")
-    for name, given in (("referenceLow", r.result.reference_low),
-                        ("referenceHigh", r.result.reference_high)):
+    for name, given in (
+        ("referenceLow", r.result.reference_low),
+        ("referenceHigh", r.result.reference_high),
+    ):
         if given:
             leaf = "LowerLimit" if name == "referenceLow" else "UpperLimit"
             same = _limit(given) == given
-            cov.use(key, f"result.{name}", C if same else T, f"{_RES}/ReferenceInterval/{leaf}",
-                    None if same else "decimal comma written as point")
+            cov.use(
+                key,
+                f"result.{name}",
+                C if same else T,
+                f"{_RES}/ReferenceInterval/{leaf}",
+                None if same else "decimal comma written as point",
+            )
     if r.result.abnormal is Abnormal.NORMAL:
         cov.use(key, "result.abnormal", L, None, "normal results carry no ResultValidation")
     elif r.result.abnormal:

@@ -1,0 +1,72 @@
+"""Building blocks for tests: a valid LPS record and a translator with a fixed clock."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.clock import FixedClock, SequentialIds
+from gateway.config import default_config
+from gateway.intake import IntakeBatch, read_records
+from gateway.mapping.tables import default_mappings
+from gateway.pipeline import Translation, Translator
+from gateway.xml.validate import XmlValidator
+
+NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
+
+BASE: dict[str, Any] = {
+    "recordId": "XMO-7f3a9c21",
+    "version": 1,
+    "status": "final",
+    "practice": {
+        "sor": "464181000016008",
+        "ydernummer": "012345",
+        "gln": "5790001382445",
+        "name": "Lægerne Søndergade",
+    },
+    "patient": {"cpr": "2509479989", "family": "Berggren", "given": "Elmer"},
+    "consent": "given",
+    "sample": {"id": "S-2025-0042", "collectedAt": "2025-06-02T09:14:00+02:00"},
+    "analysis": {"system": "NPU", "code": "NPU19748", "text": "CRP"},
+    "result": {
+        "value": "45",
+        "unit": "mg/L",
+        "referenceLow": "0",
+        "referenceHigh": "8",
+        "abnormal": "high",
+    },
+    "performedAt": "2025-06-02T09:20:00+02:00",
+    "lps": {"vendor": "XMO", "version": "2025.2"},
+}
+
+
+def record(**changes: Any) -> dict[str, Any]:
+    """A valid record; `changes` replace top-level fields, `group__field` nested ones."""
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        group, _, leaf = key.partition("__")
+        if leaf:
+            data[group][leaf] = value
+        else:
+            data[key] = value
+    return data
+
+
+def batch_of(*records: dict[str, Any], name: str = "test.json") -> IntakeBatch:
+    return read_records(json.dumps(list(records)).encode(), name, now=NOW)
+
+
+def translator(validator: XmlValidator | None = None) -> Translator:
+    return Translator(
+        default_config(),
+        default_mappings(),
+        validator or XmlValidator(),
+        FixedClock(NOW),
+        SequentialIds(),
+    )
+
+
+def translate(*records: dict[str, Any]) -> Translation:
+    return translator().translate(batch_of(*records))
