@@ -34,26 +34,27 @@ class FieldUse:
         return out
 
 
+# (field, action, target element, note): one use of one contract field in a message.
+Use = tuple[str, Action, str | None, str | None]
+
+
 @dataclass(slots=True)
 class CoverageBuilder:
-    """Collects field uses while a message is rendered; identical uses are merged."""
+    """Collects field uses while a message is rendered; records with the same uses are grouped."""
 
-    _uses: dict[tuple[str, Action, str | None, str | None], list[str]] = field(default_factory=dict)
+    _groups: dict[tuple[Use, ...], list[str]] = field(default_factory=dict)
 
-    def use(
-        self,
-        record: str,
-        field_path: str,
-        action: Action,
-        target: str | None = None,
-        note: str | None = None,
-    ) -> None:
-        self._uses.setdefault((field_path, action, target, note), []).append(record)
+    def add(self, record: str, uses: tuple[Use, ...]) -> None:
+        self._groups.setdefault(uses, []).append(record)
 
     def build(self) -> tuple[FieldUse, ...]:
+        merged: dict[Use, list[str]] = {}
+        for uses, records in self._groups.items():
+            for use in uses:
+                merged.setdefault(use, []).extend(records)
         return tuple(
             FieldUse(path, action, target, note, tuple(records))
             for (path, action, target, note), records in sorted(
-                self._uses.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
+                merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
             )
         )

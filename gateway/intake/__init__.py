@@ -91,18 +91,16 @@ def read_records(
         else:
             raws = read_json(text, source)
         for raw in raws:
-            # Lines name NDJSON and CSV records; items of a JSON array are named by position.
-            fallback = None if raw.line else f"item {raw.index + 1}"
-            if raw.issues:
-                issues = tuple(
-                    issue if issue.record or not fallback else replace(issue, record=fallback)
-                    for issue in raw.issues
-                )
-                batch.items.append(Intake(source, raw.index, raw.line, None, issues))
-                continue
-            record, found = builder.build(
-                raw.data, source=source, line=raw.line, fallback_id=fallback
+            record, found = (
+                (None, raw.issues)
+                if raw.issues
+                else builder.build(raw.data, source=source, line=raw.line)
             )
+            # Lines name NDJSON and CSV records; items of a JSON array are named by position.
+            if raw.line is None:
+                found = [
+                    i if i.record else replace(i, record=f"item {raw.index + 1}") for i in found
+                ]
             batch.items.append(Intake(source, raw.index, raw.line, record, tuple(found)))
     except FileProblem as problem:
         batch.file_issues.append(problem.issue)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -110,6 +110,177 @@ _ISSUE_TYPE = {
 }
 
 
+StringCheck = Callable[[str, str], "Violation | None"]
+
+
+class _Node:
+    """One schema node compiled once: its facts looked up ahead, not per record."""
+
+    __slots__ = (
+        "additional",
+        "any_of",
+        "enum",
+        "max_len",
+        "message",
+        "min_len",
+        "minimum",
+        "one_of",
+        "path",
+        "pattern",
+        "pattern_text",
+        "properties",
+        "required",
+        "rule",
+        "sensitive",
+        "types",
+    )
+
+    def __init__(self, node: dict[str, Any], rule: str, sensitive: bool, path: str) -> None:
+        self.path = path  # records have no arrays, so every node has one fixed path
+        self.rule = node.get("x-rule", rule)
+        self.sensitive = sensitive or bool(node.get("x-sensitive"))
+        allowed = node.get("type")
+        self.types: frozenset[str] | None = (
+            None
+            if allowed is None
+            else frozenset(allowed if isinstance(allowed, list) else [allowed])
+        )
+        self.enum: list[Any] | None = node.get("enum")
+        self.min_len: int = node.get("minLength", 0)
+        self.max_len: int | None = node.get("maxLength")
+        self.pattern_text: str | None = node.get("pattern")
+        self.pattern = re.compile(self.pattern_text) if self.pattern_text else None
+        self.minimum: int | float | None = node.get("minimum")
+        prefix = f"{path}." if path else ""
+        self.properties = {
+            name: _Node(child, self.rule, self.sensitive, f"{prefix}{name}")
+            for name, child in node.get("properties", {}).items()
+        }
+        self.required: tuple[str, ...] = tuple(node.get("required", ()))
+        self.additional: bool = node.get("additionalProperties", True) is not False
+        self.one_of = [_Node(sub, self.rule, self.sensitive, path) for sub in node.get("oneOf", ())]
+        self.any_of = [_Node(sub, self.rule, self.sensitive, path) for sub in node.get("anyOf", ())]
+        self.message: str | None = node.get("x-message")
+
+    def check(self, value: object, out: list[Violation], strings: StringCheck | None) -> None:
+        path = self.path
+        found_type = _TYPE_OF.get(type(value)) or json_type(value)
+        if found_type == "number" and isinstance(value, float) and value.is_integer():
+            found_type = "integer"
+        types = self.types
+        if (
+            types is not None
+            and found_type not in types
+            and not (found_type == "integer" and "number" in types)
+        ):
+            wanted = " or ".join(sorted(t for t in types if t != "null"))
+            out.append(Violation(path, "type", self.rule, f"expected {wanted}, found {found_type}"))
+            return
+        if self.enum is not None and value not in self.enum:
+            options = ", ".join(str(v) for v in self.enum if v is not None)
+            shown = "" if self.sensitive else f", found {value!r}"
+            out.append(Violation(path, "enum", self.rule, f"expected one of {options}{shown}"))
+        if found_type == "string":
+            self._string(value, out, strings)  # type: ignore[arg-type]
+        elif found_type == "object":
+            self._object(value, out, strings)  # type: ignore[arg-type]
+        elif (
+            self.minimum is not None
+            and found_type in ("integer", "number")
+            and value < self.minimum  # type: ignore[operator]
+        ):
+            out.append(
+                Violation(
+                    path, "minimum", self.rule, f"must be at least {self.minimum}, found {value}"
+                )
+            )
+
+    def _string(self, value: str, out: list[Violation], strings: StringCheck | None) -> None:
+        path = self.path
+        if len(value) < self.min_len:
+            out.append(Violation(path, "minLength", self.rule, "must not be empty"))
+        if self.max_len is not None and len(value) > self.max_len:
+            out.append(
+                Violation(
+                    path,
+                    "maxLength",
+                    self.rule,
+                    f"at most {self.max_len} characters, found {len(value)}",
+                )
+            )
+        if self.pattern is not None and not self.pattern.search(value):
+            shown = "" if self.sensitive else f"; found {value[:40]!r}"
+            out.append(
+                Violation(
+                    path,
+                    "pattern",
+                    self.rule,
+                    f"does not have the required form {self.pattern_text}{shown}",
+                )
+            )
+        if strings is not None:
+            extra = strings(value, path)
+            if extra is not None:
+                out.append(extra)
+
+    def _object(
+        self, value: dict[str, Any], out: list[Violation], strings: StringCheck | None
+    ) -> None:
+        path = self.path
+        prefix = f"{path}." if path else ""
+        properties = self.properties
+        for name in self.required:
+            if name not in value:
+                child = properties.get(name)
+                out.append(
+                    Violation(
+                        f"{prefix}{name}",
+                        "required",
+                        child.rule if child else self.rule,
+                        "required field is missing",
+                    )
+                )
+        for name, item in value.items():
+            child = properties.get(name)
+            if child is not None:
+                child.check(item, out, strings)
+            elif not self.additional:
+                out.append(
+                    Violation(
+                        f"{prefix}{name}",
+                        "additionalProperties",
+                        "LPS-UNKNOWN-FIELD",
+                        f"unknown field; the contract has {', '.join(properties)}",
+                    )
+                )
+        for keyword, subs in (("oneOf", self.one_of), ("anyOf", self.any_of)):
+            if not subs:
+                continue
+            matches = sum(not sub.violations(value) for sub in subs)
+            if (keyword == "oneOf" and matches != 1) or (keyword == "anyOf" and matches == 0):
+                out.append(
+                    Violation(
+                        path, keyword, self.rule, self.message or f"does not satisfy {keyword}"
+                    )
+                )
+
+    def violations(self, value: object) -> list[Violation]:
+        out: list[Violation] = []
+        self.check(value, out, None)
+        return out
+
+
+_TYPE_OF: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    dict: "object",
+    list: "array",
+    bool: "boolean",
+    type(None): "null",
+    float: "number",
+}
+
+
 class Contract:
     """A compiled record schema."""
 
@@ -117,11 +288,19 @@ class Contract:
         _check_supported(schema, "#")
         self.schema = schema
         self.version = str(schema.get("version", ""))
-        self._patterns: dict[str, re.Pattern[str]] = {}
+        self._root = _Node(schema, "LPS-SCHEMA", False, "")
 
-    def violations(self, value: object) -> list[Violation]:
-        """Every rule the value breaks (empty when it fits the contract)."""
-        return list(self._walk(value, self.schema, "", "LPS-SCHEMA", False))
+    def violations(self, value: object, strings: StringCheck | None = None) -> list[Violation]:
+        """Every rule the value breaks (empty when it fits the contract).
+
+        Args:
+            value: the decoded record.
+            strings: an extra check run on every string the schema accepts by type; labgw's
+                own rules beyond JSON Schema hook in here, so a record is walked once.
+        """
+        out: list[Violation] = []
+        self._root.check(value, out, strings)
+        return out
 
     def integer_fields(self) -> set[str]:
         """Dotted paths of integer fields (CSV cells are text and must be converted)."""
@@ -136,91 +315,6 @@ class Contract:
 
         visit(self.schema, "")
         return found
-
-    def _walk(
-        self, value: object, node: dict[str, Any], path: str, rule: str, sensitive: bool
-    ) -> Iterator[Violation]:
-        rule = node.get("x-rule", rule)
-        sensitive = sensitive or bool(node.get("x-sensitive"))
-        found_type = json_type(value)
-        allowed = node.get("type")
-        if allowed is not None:
-            allowed_list = allowed if isinstance(allowed, list) else [allowed]
-            if found_type not in allowed_list and not (
-                found_type == "integer" and "number" in allowed_list
-            ):
-                wanted = " or ".join(t for t in allowed_list if t != "null")
-                yield Violation(path, "type", rule, f"expected {wanted}, found {found_type}")
-                return
-        if "enum" in node and value not in node["enum"]:
-            options = ", ".join(str(v) for v in node["enum"] if v is not None)
-            shown = "" if sensitive else f", found {value!r}"
-            yield Violation(path, "enum", rule, f"expected one of {options}{shown}")
-        if isinstance(value, str):
-            yield from self._string(value, node, path, rule, sensitive)
-        if "minimum" in node and found_type in ("integer", "number") and value < node["minimum"]:
-            yield Violation(
-                path, "minimum", rule, f"must be at least {node['minimum']}, found {value}"
-            )
-        if isinstance(value, dict):
-            yield from self._object(value, node, path, rule, sensitive)
-
-    def _string(
-        self, value: str, node: dict[str, Any], path: str, rule: str, sensitive: bool
-    ) -> Iterator[Violation]:
-        if len(value) < node.get("minLength", 0):
-            yield Violation(path, "minLength", rule, "must not be empty")
-        if "maxLength" in node and len(value) > node["maxLength"]:
-            yield Violation(
-                path,
-                "maxLength",
-                rule,
-                f"at most {node['maxLength']} characters, found {len(value)}",
-            )
-        if "pattern" in node and not self._pattern(node["pattern"]).search(value):
-            shown = "" if sensitive else f"; found {value[:40]!r}"
-            yield Violation(
-                path, "pattern", rule, f"does not have the required form {node['pattern']}{shown}"
-            )
-
-    def _object(
-        self, value: dict[str, Any], node: dict[str, Any], path: str, rule: str, sensitive: bool
-    ) -> Iterator[Violation]:
-        prefix = f"{path}." if path else ""
-        properties: dict[str, Any] = node.get("properties", {})
-        for name in node.get("required", ()):
-            if name not in value:
-                child_rule = properties.get(name, {}).get("x-rule", rule)
-                yield Violation(
-                    f"{prefix}{name}", "required", child_rule, "required field is missing"
-                )
-        for name, child in value.items():
-            if name in properties:
-                yield from self._walk(child, properties[name], f"{prefix}{name}", rule, sensitive)
-            elif node.get("additionalProperties", True) is False:
-                known = ", ".join(properties)
-                yield Violation(
-                    f"{prefix}{name}",
-                    "additionalProperties",
-                    "LPS-UNKNOWN-FIELD",
-                    f"unknown field; the contract has {known}",
-                )
-        for keyword in ("oneOf", "anyOf"):
-            if keyword not in node:
-                continue
-            matches = sum(
-                not any(True for _ in self._walk(value, sub, path, rule, sensitive))
-                for sub in node[keyword]
-            )
-            if (keyword == "oneOf" and matches != 1) or (keyword == "anyOf" and matches == 0):
-                message = node.get("x-message", f"does not satisfy {keyword}")
-                yield Violation(path, keyword, rule, message)
-
-    def _pattern(self, pattern: str) -> re.Pattern[str]:
-        compiled = self._patterns.get(pattern)
-        if compiled is None:
-            compiled = self._patterns[pattern] = re.compile(pattern)
-        return compiled
 
 
 def _check_supported(node: object, where: str) -> None:

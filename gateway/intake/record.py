@@ -9,12 +9,11 @@ A rejected record gets every Issue found, not just the first, so a vendor fixes 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.intake.contract import Contract, default_contract
+from gateway.intake.contract import Contract, Violation, default_contract
 from gateway.issues import Issue, IssueType, Severity
 from gateway.model import (
     Abnormal,
@@ -77,28 +76,12 @@ class RecordBuilder:
         *,
         source: str | None = None,
         line: int | None = None,
-        fallback_id: str | None = None,
     ) -> tuple[LabRecord | None, list[Issue]]:
         """Check one decoded record; return the record (None if rejected) and all Issues."""
-        record_id = _record_id(data) or fallback_id
-        issues = [v.to_issue(record_id, source, line) for v in self.contract.violations(data)]
+        record_id = _record_id(data)
+        violations = self.contract.violations(data, _xml_characters)
+        issues = [v.to_issue(record_id, source, line) for v in violations]
         if issues or not isinstance(data, dict):
-            return None, issues
-        for path, text in _strings(data, ""):
-            if _NOT_XML.search(text):
-                issues.append(
-                    Issue(
-                        Severity.ERROR,
-                        IssueType.VALUE,
-                        "LPS-CONTROL-CHAR",
-                        "holds a control character that XML cannot carry",
-                        location=path,
-                        record=record_id,
-                        source=source,
-                        line=line,
-                    )
-                )
-        if issues:
             return None, issues
 
         def problem(
@@ -174,12 +157,12 @@ class RecordBuilder:
         return value
 
 
-def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            yield from _strings(child, f"{path}.{key}" if path else key)
+def _xml_characters(text: str, path: str) -> Violation | None:
+    if _NOT_XML.search(text) is None:
+        return None
+    return Violation(
+        path, "pattern", "LPS-CONTROL-CHAR", "holds a control character that XML cannot carry"
+    )
 
 
 def _record_id(data: object) -> str | None:

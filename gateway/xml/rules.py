@@ -97,14 +97,28 @@ def laboratory_report_rules(
         yield from _result_rules(result, ns, mappings, source)
 
 
+def _children(element: etree._Element, skip: int) -> dict[str, etree._Element]:
+    """Child elements by local name (first of each); `skip` is len("{namespace}")."""
+    found: dict[str, etree._Element] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str):
+            found.setdefault(tag[skip:], child)
+    return found
+
+
 def _result_rules(
     result: etree._Element, ns: str, mappings: Mappings, source: str | None
 ) -> Iterator[Issue]:
-    code_el = result.find(f"{q('Analysis', ns)}/{q('AnalysisCode', ns)}")
-    code_type = result.findtext(f"{q('Analysis', ns)}/{q('AnalysisCodeType', ns)}")
+    skip = len(ns) + 2
+    parts = _children(result, skip)
+    analysis_el = parts.get("Analysis")
+    codes = _children(analysis_el, skip) if analysis_el is not None else {}
+    code_el = codes.get("AnalysisCode")
+    code_type = codes.get("AnalysisCodeType")
     code = code_el.text if code_el is not None else None
     analysis = None
-    if code_el is not None and code and code_type == NPU_CODE_TYPE:
+    if code_el is not None and code and code_type is not None and code_type.text == NPU_CODE_TYPE:
         if not _NPU.match(code):
             yield _issue(
                 Severity.ERROR,
@@ -125,14 +139,19 @@ def _result_rules(
                     f"{code} is not in labgw's analysis table",
                     source,
                 )
-    value_el = result.find(q("Value", ns))
+    value_el = parts.get("Value")
     value = value_el.text if value_el is not None else None
-    status = result.findtext(q("ResultStatusCode", ns))
+    status_el, type_el = parts.get("ResultStatusCode"), parts.get("ResultType")
     if (
         value_el is not None
         and value
-        and result.findtext(q("ResultType", ns)) == "numerisk"
-        and not (status == "proeve_modtaget" and value == _RECEIVED_PLACEHOLDER)
+        and type_el is not None
+        and type_el.text == "numerisk"
+        and not (
+            status_el is not None
+            and status_el.text == "proeve_modtaget"
+            and value == _RECEIVED_PLACEHOLDER
+        )
         and not _is_number(value)
     ):
         yield _issue(
@@ -143,7 +162,7 @@ def _result_rules(
             f"ResultType numerisk but Value {value!r} is not a number",
             source,
         )
-    unit_el = result.find(q("Unit", ns))
+    unit_el = parts.get("Unit")
     if analysis is not None and unit_el is not None and unit_el.text:
         ucum = mappings.ucum_for(unit_el.text)
         if analysis.ucum is None:

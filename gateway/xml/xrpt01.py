@@ -16,14 +16,15 @@ from datetime import datetime
 from lxml import etree
 
 from gateway.config import Receiver
-from gateway.coverage import Action, CoverageBuilder, FieldUse
+from gateway.coverage import CoverageBuilder, FieldUse
 from gateway.intake.record import DANISH_TIME
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.resolve import Mapped
 from gateway.model import Abnormal, Consent, LabRecord, Status
-from gateway.values import Comparator, format_decimal, parse_number
+from gateway.values import Comparator
 from gateway.xml import ns
 from gateway.xml.ns import q
+from gateway.xml.xrpt01_coverage import limit_text, uses
 
 _RESULT_STATUS = {
     Status.PRELIMINARY: "svar_midlertidigt",
@@ -147,7 +148,7 @@ def render_xrpt01(
     _date_time(general, "ResultsDateTime", issued)
     for mapped in plan.results:
         _result(results, mapped, producer_code)
-        _cover(cov, mapped)
+        cov.add(mapped.record.key, uses(mapped))
     return RenderedXml(root, cov.build())
 
 
@@ -194,11 +195,6 @@ def _producer_identifier(record: LabRecord) -> str:
     return f"{practice.ydernummer or practice.sor} {practice.name}"[: ns.PRODUCER_ID_MAX]
 
 
-def _limit(text: str) -> str:
-    number = parse_number(text)
-    return format_decimal(number) if number is not None else text
-
-
 def _result(results: etree._Element, mapped: Mapped, producer_code: str) -> None:
     record, analysis = mapped.record, mapped.analysis
     result = _sub(results, "Result")
@@ -217,9 +213,9 @@ def _result(results: etree._Element, mapped: Mapped, producer_code: str) -> None
         interval = _sub(result, "ReferenceInterval")
         _sub(interval, "TypeOfInterval", "uspecificeret")
         if low:
-            _sub(interval, "LowerLimit", _limit(low))
+            _sub(interval, "LowerLimit", limit_text(low))
         if high:
-            _sub(interval, "UpperLimit", _limit(high))
+            _sub(interval, "UpperLimit", limit_text(high))
     value = record.result.value
     long_text: str | None = None
     if record.status is Status.CANCELLED:
@@ -245,146 +241,3 @@ def _result(results: etree._Element, mapped: Mapped, producer_code: str) -> None
         _breakable(result, "ResultTextValue", long_text)
     if record.result.comment:
         _breakable(result, "ResultComments", record.result.comment)
-
-
-_LR = "LaboratoryReport"
-_RES = f"{_LR}/LaboratoryResults/Result"
-
-
-def _cover(cov: CoverageBuilder, mapped: Mapped) -> None:
-    """Say where each contract field of one record went."""
-    r, key = mapped.record, mapped.record.key
-    T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
-    cov.use(
-        key,
-        "recordId",
-        T,
-        f"{_LR}/Letter/Identifier",
-        "letter id derived from practice, patient, sample and version",
-    )
-    cov.use(key, "version", T, f"{_LR}/Letter/Identifier", "part of the letter id")
-    cov.use(
-        key,
-        "status",
-        T,
-        f"{_RES}/ResultStatusCode",
-        "cancelled is sent as svar_rettet with the value 'annulleret'"
-        if r.status is Status.CANCELLED
-        else None,
-    )
-    cov.use(key, "practice.gln", C, f"{_LR}/Sender/EANIdentifier")
-    if r.practice.ydernummer:
-        cov.use(key, "practice.ydernummer", C, f"{_LR}/Sender/Identifier")
-        if r.practice.sor:
-            cov.use(
-                key, "practice.sor", L, None, "Sender has one Identifier; the ydernummer is used"
-            )
-    else:
-        cov.use(key, "practice.sor", C, f"{_LR}/Sender/Identifier")
-    cov.use(key, "practice.name", C, f"{_LR}/Sender/OrganisationName")
-    if r.patient.cpr:
-        cov.use(key, "patient.cpr", C, f"{_LR}/Patient/CivilRegistrationNumber")
-    else:
-        cov.use(key, "patient.replacementId", C, f"{_LR}/Patient/AlternativeIdentifier")
-    cov.use(key, "patient.family", C, f"{_LR}/Patient/PersonSurnameName")
-    if r.patient.given:
-        cov.use(key, "patient.given", C, f"{_LR}/Patient/PersonGivenName")
-    if r.consent is Consent.UNKNOWN:
-        cov.use(key, "consent", L, None, "unknown consent is not stated (no Consent element)")
-    else:
-        cov.use(key, "consent", T, f"{_LR}/Patient/Consent/Given")
-    cov.use(
-        key,
-        "sample.id",
-        C,
-        f"{_LR}/RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier",
-    )
-    cov.use(
-        key,
-        "sample.collectedAt",
-        T,
-        f"{_LR}/RequisitionInformation/Sample/SamplingDateTime",
-        "Danish local time, minutes",
-    )
-    if r.sample.material:
-        cov.use(key, "sample.material", L, None, "XRPT01 has no material; the NPU system says it")
-    cov.use(
-        key,
-        "analysis.code",
-        T if mapped.mapped_from else C,
-        f"{_RES}/Analysis/AnalysisCode",
-        f"mapped from {mapped.mapped_from}" if mapped.mapped_from else None,
-    )
-    cov.use(
-        key,
-        "analysis.system",
-        T,
-        f"{_RES}/Analysis/AnalysisCodeType",
-        "NPU codes are written as iupac, responsible SST",
-    )
-    if r.analysis.text:
-        cov.use(key, "analysis.text", L, None, "the NPU name from mappings/analyses.csv is sent")
-    _cover_value(cov, mapped)
-    cov.use(
-        key,
-        "performedAt",
-        T,
-        f"{_LR}/LaboratoryResults/GeneralResultInformation/ResultsDateTime",
-        "latest of the letter's results, Danish local time, minutes",
-    )
-    cov.use(key, "lps.vendor", L, None, "not part of XRPT01")
-    if r.lps.version:
-        cov.use(key, "lps.version", L, None, "not part of XRPT01")
-
-
-def _cover_value(cov: CoverageBuilder, mapped: Mapped) -> None:
-    r, key = mapped.record, mapped.record.key
-    value = r.result.value
-    T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
-    if r.status is Status.CANCELLED:
-        cov.use(key, "result.value", L, None, "cancelled: the value is replaced by 'annulleret'")
-    elif value.number is not None:
-        note = "comparator to Operator" if value.comparator else None
-        exact = value.decimal_text() == value.raw.strip().lstrip("<>").strip()
-        cov.use(
-            key,
-            "result.value",
-            C if exact and not note else T,
-            f"{_RES}/Value",
-            note or (None if exact else "decimal comma written as point"),
-        )
-    elif len(value.text) > ns.VALUE_MAX:
-        cov.use(
-            key,
-            "result.value",
-            T,
-            f"{_RES}/ResultTextValue",
-            f"longer than {ns.VALUE_MAX} characters",
-        )
-    else:
-        cov.use(key, "result.value", C, f"{_RES}/Value")
-    if r.result.unit:
-        if mapped.analysis.medcom_unit and mapped.ucum:
-            cov.use(key, "result.unit", T, f"{_RES}/Unit", "MedCom spelling of the NPU unit")
-        else:
-            cov.use(key, "result.unit", L, None, "the analysis has no unit")
-    for name, given in (
-        ("referenceLow", r.result.reference_low),
-        ("referenceHigh", r.result.reference_high),
-    ):
-        if given:
-            leaf = "LowerLimit" if name == "referenceLow" else "UpperLimit"
-            same = _limit(given) == given
-            cov.use(
-                key,
-                f"result.{name}",
-                C if same else T,
-                f"{_RES}/ReferenceInterval/{leaf}",
-                None if same else "decimal comma written as point",
-            )
-    if r.result.abnormal is Abnormal.NORMAL:
-        cov.use(key, "result.abnormal", L, None, "normal results carry no ResultValidation")
-    elif r.result.abnormal:
-        cov.use(key, "result.abnormal", T, f"{_RES}/ResultValidation")
-    if r.result.comment:
-        cov.use(key, "result.comment", C, f"{_RES}/ResultComments")
