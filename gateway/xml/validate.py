@@ -17,7 +17,7 @@ from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import Mappings, default_mappings
 from gateway.xml.catalog import Catalog, SchemaEntry, default_catalog
 from gateway.xml.ns import q
-from gateway.xml.paths import local, resolve_error_path, strip_namespaces
+from gateway.xml.paths import resolve_error_path, strip_namespaces
 from gateway.xml.rules import laboratory_report_rules
 from gateway.xml.safe import Limits, parse_untrusted
 
@@ -92,15 +92,10 @@ class XmlValidator:
                 location=f"/{qname.localname}",
                 source=source,
             )
-        letters = [
-            child for child in root if local(child.tag) != "Envelope" and isinstance(child.tag, str)
-        ]
-        codes = sorted(
-            {
-                child.findtext(f"{q('Letter', namespace)}/{q('VersionCode', namespace)}") or ""
-                for child in letters
-            }
-        )
+        # A letter is a child with a Letter header; anything else is left to the schema.
+        version_path = f"{q('Letter', namespace)}/{q('VersionCode', namespace)}"
+        letters = [child for child in root if child.find(q("Letter", namespace)) is not None]
+        codes = sorted({child.findtext(version_path) or "" for child in letters})
         version = codes[0] if len(codes) == 1 else ""
         entry = self.catalog.find(namespace, version) if version else None
         if entry is not None:
