@@ -21,7 +21,7 @@ from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds
 from gateway.config import default_config, load_config
 from gateway.errors import ExitCode, InputError, LabgwError
 from gateway.intake import IntakeBatch, read_records
-from gateway.mapping.tables import default_mappings
+from gateway.mapping.tables import TableInfo, default_mappings
 from gateway.pipeline import Translation, Translator
 from gateway.report import Verdict, junit_report, operation_outcome, text_report
 from gateway.xml.validate import XmlValidator
@@ -143,7 +143,7 @@ def _write(result: Translation, out: Path) -> dict[str, Any]:
         messages_dir.mkdir(parents=True, exist_ok=True)
         for message in result.messages:
             (messages_dir / message.filename).write_bytes(message.content)
-        summary = summary_dict(result)
+        summary = summary_dict(result, default_mappings().tables)
         (out / "summary.json").write_text(
             json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -152,10 +152,11 @@ def _write(result: Translation, out: Path) -> dict[str, Any]:
     return summary
 
 
-def summary_dict(result: Translation) -> dict[str, Any]:
+def summary_dict(result: Translation, tables: tuple[TableInfo, ...] = ()) -> dict[str, Any]:
     """What a translation did, as JSON: counts, each record's fate, each message's coverage."""
     return {
         "counts": result.counts(),
+        "tables": [{"file": t.name, "version": t.version} for t in tables],
         "fileIssues": [issue.to_dict() for issue in result.file_issues],
         "records": [
             {
