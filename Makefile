@@ -19,6 +19,7 @@ install: $(STAMP)
 
 lint: install
 	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
 	$(BIN)/mypy
 
 test: lint

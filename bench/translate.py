@@ -12,44 +12,58 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from lxml import etree
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gateway.clock import FixedClock, SequentialIds  # noqa: E402
-from gateway.config import default_config  # noqa: E402
-from gateway.intake import IntakeBatch, read_records  # noqa: E402
-from gateway.mapping.tables import default_mappings  # noqa: E402
-from gateway.pipeline import Translator  # noqa: E402
-from gateway.xml.validate import XmlValidator  # noqa: E402
+from gateway.clock import FixedClock, SequentialIds
+from gateway.config import default_config
+from gateway.intake import IntakeBatch, read_records
+from gateway.mapping.tables import default_mappings
+from gateway.pipeline import Translator
+from gateway.xml.validate import XmlValidator
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
-ANALYSES = [("NPU19748", "45", "mg/L"), ("NPU02319", "8,4", "mmol/L"), ("NPU02593", "<3", "10^9/l"),
-            ("NPU27300", "61", "mmol/mol"), ("NPU01685", "2,6", None), ("NPU02187", "5,9", "mmol/l"),
-            ("NPU22089", "6,1", "mmol/l"), ("NPU18016", "88", "µmol/l"), ("NPU03429", "140", "mmol/L"),
-            ("NPU03230", "4,1", "mmol/L")]
+ANALYSES = [
+    ("NPU19748", "45", "mg/L"),
+    ("NPU02319", "8,4", "mmol/L"),
+    ("NPU02593", "<3", "10^9/l"),
+    ("NPU27300", "61", "mmol/mol"),
+    ("NPU01685", "2,6", None),
+    ("NPU02187", "5,9", "mmol/l"),
+    ("NPU22089", "6,1", "mmol/l"),
+    ("NPU18016", "88", "µmol/l"),
+    ("NPU03429", "140", "mmol/L"),
+    ("NPU03230", "4,1", "mmol/L"),
+]
 
 
 def records(count: int) -> list[dict[str, object]]:
     out = []
     for i in range(count):
         code, value, unit = ANALYSES[i % 10]
-        out.append({
-            "recordId": f"B-{i:06d}", "version": 1, "status": "final",
-            "practice": {"ydernummer": "012345", "gln": "5790001382445", "name": "Lægerne"},
-            "patient": {"cpr": "2509479989", "family": "Elmer", "given": "Bruno"},
-            "consent": "given",
-            "sample": {"id": f"S-{i // 10:06d}", "collectedAt": "2025-06-02T09:14:00+02:00"},
-            "analysis": {"system": "NPU", "code": code},
-            "result": {"value": value, "unit": unit, "referenceLow": "1", "referenceHigh": "9",
-                       "abnormal": "normal"},
-            "performedAt": "2025-06-02T09:20:00+02:00", "lps": {"vendor": "XMO"},
-        })
+        out.append(
+            {
+                "recordId": f"B-{i:06d}",
+                "version": 1,
+                "status": "final",
+                "practice": {"ydernummer": "012345", "gln": "5790001382445", "name": "Lægerne"},
+                "patient": {"cpr": "2509479989", "family": "Elmer", "given": "Bruno"},
+                "consent": "given",
+                "sample": {"id": f"S-{i // 10:06d}", "collectedAt": "2025-06-02T09:14:00+02:00"},
+                "analysis": {"system": "NPU", "code": code},
+                "result": {
+                    "value": value,
+                    "unit": unit,
+                    "referenceLow": "1",
+                    "referenceHigh": "9",
+                    "abnormal": "normal",
+                },
+                "performedAt": "2025-06-02T09:20:00+02:00",
+                "lps": {"vendor": "XMO"},
+            }
+        )
     return out
 
 
@@ -86,16 +100,20 @@ def main() -> None:
     translate()  # warm-up: schema compilation, caches
     assert len(messages) == args.results // 10
     rows = []
-    for name, action in (("intake (JSON → records)", intake),
-                         ("translate (map, render, validate, serialise)", translate),
-                         ("floor: lxml parse + serialise of the same messages", floor)):
+    for name, action in (
+        ("intake (JSON → records)", intake),
+        ("translate (map, render, validate, serialise)", translate),
+        ("floor: lxml parse + serialise of the same messages", floor),
+    ):
         seconds = statistics.median(timed(action) for _ in range(args.repeat))
         rows.append((name, seconds))
     floor_s = rows[2][1]
     print(f"{args.results} results in letters of 10, median of {args.repeat} runs, one core")
     for name, seconds in rows:
-        print(f"  {name:<52} {seconds * 1000:8.1f} ms  {args.results / seconds:10,.0f} results/s"
-              f"  {seconds / floor_s:5.1f}× floor")
+        print(
+            f"  {name:<52} {seconds * 1000:8.1f} ms  {args.results / seconds:10,.0f} results/s"
+            f"  {seconds / floor_s:5.1f}× floor"
+        )
 
 
 if __name__ == "__main__":

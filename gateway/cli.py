@@ -211,7 +211,8 @@ def _print_summary(result: Translation, out: Path) -> None:
     show_default=True,
     help="Report format.",
 )
-def validate(inputs: tuple[Path, ...], fmt: str) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show information issues in text reports.")
+def validate(inputs: tuple[Path, ...], fmt: str, verbose: bool) -> None:
     """Validate MedCom XML messages (XRPT01, XCTL02/03) offline; exit 1 if any is invalid."""
     validator = XmlValidator()
     verdicts = [
@@ -229,6 +230,6 @@ def validate(inputs: tuple[Path, ...], fmt: str) -> None:
     elif fmt == "junit":
         click.echo(junit_report(verdicts).decode("utf-8"), nl=False)
     else:
-        click.echo(text_report(verdicts), nl=False)
+        click.echo(text_report(verdicts, verbose=verbose), nl=False)
     if not all(verdict.valid for verdict in verdicts):
         sys.exit(ExitCode.INVALID)

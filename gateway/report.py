@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.issues import Issue
+from gateway.issues import Issue, Severity
 
 RULE_SYSTEM = "urn:labgw:issue-rule"
 
@@ -64,11 +64,16 @@ def operation_outcome(issues: Sequence[Issue]) -> dict[str, object]:
     return {"resourceType": "OperationOutcome", "issue": entries}
 
 
-def text_report(verdicts: Sequence[Verdict]) -> str:
+def text_report(verdicts: Sequence[Verdict], *, verbose: bool = False) -> str:
+    """One line per input, then its issues; information issues only when `verbose`."""
     lines: list[str] = []
     for verdict in verdicts:
         lines.append(f"{verdict.name}: {'valid' if verdict.valid else 'INVALID'}")
-        lines.extend(f"  {issue}" for issue in verdict.issues)
+        lines.extend(
+            f"  {issue}"
+            for issue in verdict.issues
+            if verbose or issue.severity is not Severity.INFORMATION
+        )
     valid = sum(1 for verdict in verdicts if verdict.valid)
     lines.append(f"{valid} valid, {len(verdicts) - valid} invalid")
     return "\n".join(lines) + "\n"

@@ -20,7 +20,8 @@ class Comparator(enum.StrEnum):
     GT = ">"
 
 
-_NUMBER = re.compile(r"^(?P<cmp>[<>])?\s*(?P<sign>[+-])?(?P<int>\d+)(?:[.,](?P<frac>\d+))?$")
+# ASCII digits only: "٤٥" or "４５" are text, not 45. \Z, not $: a trailing newline is no number.
+_NUMBER = re.compile(r"^(?P<cmp>[<>])?\s*(?P<sign>[+-])?(?P<int>[0-9]+)(?:[.,](?P<frac>[0-9]+))?\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
+
+from lxml import etree
 
 from gateway.clock import FixedClock, SequentialIds
 from gateway.config import default_config
@@ -13,6 +16,7 @@ from gateway.intake import IntakeBatch, read_records
 from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Translation, Translator
 from gateway.xml.validate import XmlValidator
+from tests.conftest import REFERENCE
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -68,5 +72,26 @@ def translator(validator: XmlValidator | None = None) -> Translator:
     )
 
 
+@cache
+def official_schema() -> etree.XMLSchema | None:
+    """MedCom's official 2014-10-08 EMessage.xsd, where the reference folder is present."""
+    path = REFERENCE / "medcom-xml" / "schemas" / "2014-10-08" / "EMessage.xsd"
+    return etree.XMLSchema(etree.parse(str(path))) if path.is_file() else None
+
+
+def assert_officially_valid(result: Translation) -> None:
+    """Every XRPT01 message validates against the official schema too (ours ran in the pipeline)."""
+    schema = official_schema()
+    if schema is None:
+        return
+    for message in result.messages:
+        assert schema.validate(etree.fromstring(message.content)), (
+            f"{message.filename}: {schema.error_log}"
+        )
+
+
 def translate(*records: dict[str, Any]) -> Translation:
-    return translator().translate(batch_of(*records))
+    """Translate records; every message is also checked against the official MedCom schema."""
+    result = translator().translate(batch_of(*records))
+    assert_officially_valid(result)
+    return result

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.intake import IntakeBatch, read_records
-from tests.records import translator
+from tests.records import assert_officially_valid, translator
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -21,7 +21,9 @@ def rendered(repo_dir: Path) -> dict[str, bytes]:
     batch = IntakeBatch()
     for path in sorted((repo_dir / "examples/records").iterdir()):
         batch.extend(read_records(path.read_bytes(), path.name, now=translator().clock.now()))
-    return {m.filename: m.content for m in translator().translate(batch).messages}
+    result = translator().translate(batch)
+    assert_officially_valid(result)
+    return {m.filename: m.content for m in result.messages}
 
 
 def test_golden_messages(repo_dir: Path) -> None:

@@ -11,9 +11,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from gateway.intake.contract import Contract, default_contract
-from gateway.intake.readers import FileProblem, decode, detect_format, read_csv, read_json
+from gateway.intake.readers import (
+    FileProblem,
+    RawRecord,
+    decode,
+    detect_format,
+    read_csv,
+    read_json,
+    read_ndjson,
+)
 from gateway.intake.record import RecordBuilder
-from gateway.issues import Issue
+from gateway.issues import Issue, IssueType, Severity
 from gateway.model import LabRecord
 
 FORMATS = ("json", "ndjson", "csv")
@@ -88,14 +96,12 @@ def read_records(
         kind = fmt or detect_format(source, text)
         if kind == "csv":
             raws = read_csv(text, source, contract.integer_fields())
+        elif kind == "ndjson":
+            raws = read_ndjson(text, source)
         else:
             raws = read_json(text, source)
         for raw in raws:
-            record, found = (
-                (None, raw.issues)
-                if raw.issues
-                else builder.build(raw.data, source=source, line=raw.line)
-            )
+            record, found = (None, raw.issues) if raw.issues else _build(builder, raw, source)
             # Lines name NDJSON and CSV records; items of a JSON array are named by position.
             if raw.line is None:
                 found = [
@@ -104,4 +110,33 @@ def read_records(
             batch.items.append(Intake(source, raw.index, raw.line, record, tuple(found)))
     except FileProblem as problem:
         batch.file_issues.append(problem.issue)
+    if not batch.items and not batch.file_issues:
+        batch.file_issues.append(
+            Issue(
+                Severity.FATAL,
+                IssueType.REQUIRED,
+                "LPS-EMPTY",
+                "the file holds no records",
+                source=source,
+            )
+        )
     return batch
+
+
+def _build(
+    builder: RecordBuilder, raw: RawRecord, source: str
+) -> tuple[LabRecord | None, list[Issue]]:
+    """Check one record; a defect in a check becomes an Issue of that record, not a crash."""
+    try:
+        return builder.build(raw.data, source=source, line=raw.line)
+    except Exception as exc:  # one record's failure must not sink the batch
+        return None, [
+            Issue(
+                Severity.ERROR,
+                IssueType.EXCEPTION,
+                "LPS-UNEXPECTED",
+                f"labgw could not check this record ({type(exc).__name__}); please report it",
+                source=source,
+                line=raw.line,
+            )
+        ]

@@ -149,7 +149,7 @@ class _Node:
         self.min_len: int = node.get("minLength", 0)
         self.max_len: int | None = node.get("maxLength")
         self.pattern_text: str | None = node.get("pattern")
-        self.pattern = re.compile(self.pattern_text) if self.pattern_text else None
+        self.pattern = ecma_pattern(self.pattern_text) if self.pattern_text else None
         self.minimum: int | float | None = node.get("minimum")
         prefix = f"{path}." if path else ""
         self.properties = {
@@ -317,12 +317,73 @@ class Contract:
         return found
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    r"""Compile a JSON Schema (ECMA-262) pattern with ECMA's meaning in Python's engine.
+
+    Two differences matter for a contract: Python's `$` also matches before a final newline
+    (so `"2509479989\n"` would pass `^[0-9]{10}$`), and Python's `\d` matches any Unicode digit.
+    Unescaped `$` outside a character class becomes `\Z`, and classes are ASCII-only.
+    """
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append(r"\Z")
+            continue
+        out.append(char)
+    return re.compile("".join(out), re.ASCII)
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        ecma_pattern(pattern)
+    except re.error:
+        return False
+    return True
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# The forms of each keyword the interpreter understands; anything else is refused at load.
+_FORMS: dict[str, Callable[[object], bool]] = {
+    "type": lambda v: (
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, str) for t in v))
+    ),
+    "enum": lambda v: isinstance(v, list),
+    "minLength": _is_count,
+    "maxLength": _is_count,
+    "pattern": lambda v: isinstance(v, str) and _compiles(v),
+    "minimum": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "required": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    "properties": lambda v: isinstance(v, dict),
+    "additionalProperties": lambda v: isinstance(v, bool),
+    "oneOf": lambda v: isinstance(v, list) and bool(v),
+    "anyOf": lambda v: isinstance(v, list) and bool(v),
+}
+
+
 def _check_supported(node: object, where: str) -> None:
     if not isinstance(node, dict):
         raise ConfigError(f"record schema {where}: a schema must be an object")
     unknown = set(node) - _KEYWORDS - _ANNOTATIONS
     if unknown:
         raise ConfigError(f"record schema {where}: unsupported keyword(s) {sorted(unknown)}")
+    for keyword, value in node.items():
+        form = _FORMS.get(keyword)
+        if form is not None and not form(value):
+            raise ConfigError(
+                f"record schema {where}: {keyword} in a form labgw does not interpret ({value!r})"
+            )
     for name, child in node.get("properties", {}).items():
         _check_supported(child, f"{where}/properties/{name}")
     for keyword in ("oneOf", "anyOf"):

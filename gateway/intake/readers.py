@@ -110,12 +110,26 @@ def detect_format(name: str, text: str) -> str:
     return "csv"
 
 
+def lines(text: str, *, keepends: bool = False) -> list[str]:
+    """Split on line feeds only (`\r\n` too), never on U+2028, U+0085, form feed …
+
+    `str.splitlines` treats those as line ends; inside a record they are just characters
+    (U+0085 is "…" in a Windows-1252 file read as Latin-1).
+    """
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    if keepends:
+        return [part + "\n" for part in parts]
+    return [part[:-1] if part.endswith("\r") else part for part in parts]
+
+
 def read_json(text: str, source: str) -> Iterator[RawRecord]:
     """One JSON value: an object (one record) or an array of records."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
+        if exc.msg == "Extra data" or _looks_like_ndjson(text):
             yield from read_ndjson(text, source)
             return
         raise FileProblem(
@@ -135,10 +149,16 @@ def read_json(text: str, source: str) -> Iterator[RawRecord]:
         yield _object(RawRecord(index, None, item), source)
 
 
+def _looks_like_ndjson(text: str) -> bool:
+    """Several lines, each an object: one broken line must not sink the others."""
+    starts = [line.lstrip()[:1] for line in lines(text) if line.strip()]
+    return len(starts) > 1 and all(start == "{" for start in starts)
+
+
 def read_ndjson(text: str, source: str) -> Iterator[RawRecord]:
     """One JSON object per line; blank lines are skipped, every other line is a record."""
     index = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines(text), start=1):
         if not line.strip():
             continue
         raw = RawRecord(index, number)
@@ -190,11 +210,11 @@ def _too_long(source: str, line: int, length: int) -> Issue:
 
 def read_csv(text: str, source: str, integer_fields: Iterable[str]) -> Iterator[RawRecord]:
     """The Health Hub extract shape: one header row, `;` or `,`, fields flattened with `_`."""
-    lines = text.splitlines(keepends=True)
-    header_line = lines[0] if lines else ""
+    rows = lines(text, keepends=True)
+    header_line = rows[0] if rows else ""
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
     numbers = set(integer_fields)
-    reader = csv.reader(_guard(lines), delimiter=delimiter, strict=True)
+    reader = csv.reader(_guard(rows), delimiter=delimiter, strict=True)
     try:
         header = [name.strip() for name in next(reader)]
     except (StopIteration, csv.Error) as exc:
@@ -271,7 +291,7 @@ def _nest(paths: list[tuple[str, ...]], row: list[str], numbers: set[str]) -> di
         if value == "":
             continue
         dotted = ".".join(path)
-        if dotted in numbers and isinstance(value, str) and value.isdigit():
+        if dotted in numbers and isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
         if len(path) == 1:
             record[path[0]] = value

@@ -10,12 +10,17 @@ from __future__ import annotations
 import csv
 import enum
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.errors import ConfigError
 from gateway.resources import mappings_dir
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Domain(enum.StrEnum):
@@ -139,18 +144,31 @@ def load_mappings(folder: Path | None = None) -> Mappings:
         except ValueError as exc:
             raise ConfigError(f"analyses.csv row {number} ({code}): {exc}") from exc
     info_u, unit_rows = read_table(folder / "units.csv", ("spelling", "ucum"))
-    units = {row["spelling"]: row["ucum"] for row in unit_rows}
+    units = _unique("units.csv", ((row["spelling"], row["ucum"]) for row in unit_rows))
     info_l, local_rows = read_table(
         folder / "local-codes.csv", ("vendor", "local_code", "npu_code")
     )
-    local = {(row["vendor"], row["local_code"]): row["npu_code"] for row in local_rows}
+    local = _unique(
+        "local-codes.csv",
+        (((row["vendor"], row["local_code"]), row["npu_code"]) for row in local_rows),
+    )
     info_f, fee_rows = read_table(folder / "fee-codes.csv", ("fee_code", "npu_code"))
-    fee = {row["fee_code"]: row["npu_code"] for row in fee_rows}
+    fee = _unique("fee-codes.csv", ((row["fee_code"], row["npu_code"]) for row in fee_rows))
     for table, targets in (("local-codes.csv", local.values()), ("fee-codes.csv", fee.values())):
         unknown = sorted(set(targets) - set(analyses))
         if unknown:
             raise ConfigError(f"{table} maps to NPU code(s) not in analyses.csv: {unknown}")
     return Mappings(analyses, units, local, fee, (info_a, info_u, info_l, info_f))
+
+
+def _unique(table: str, pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
+    """A lookup table; a key listed twice with different targets would misroute results."""
+    out: dict[K, V] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise ConfigError(f"{table}: {key!r} maps to both {out[key]!r} and {value!r}")
+        out[key] = value
+    return out
 
 
 def _yes_no(text: str) -> bool:
