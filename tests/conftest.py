@@ -27,9 +27,19 @@ def reference_dir() -> Path:
     return REFERENCE
 
 
+def official_xsd(reference_dir: Path, generation: str) -> Path:
+    """The official EMessage.xsd of one schema generation, or a clean skip."""
+    path = reference_dir / "medcom-xml" / "schemas" / generation / "EMessage.xsd"
+    if not path.is_file():
+        pytest.skip(f"official {generation} schema set not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def official_2014_xsd(reference_dir: Path) -> Path:
-    path = reference_dir / "medcom-xml" / "schemas" / "2014-10-08" / "EMessage.xsd"
-    if not path.is_file():
-        pytest.skip(f"official 2014-10-08 schema set not found at {path}")
-    return path
+    return official_xsd(reference_dir, "2014-10-08")
+
+
+@pytest.fixture(scope="session")
+def official_2005_xsd(reference_dir: Path) -> Path:
+    return official_xsd(reference_dir, "2005-08-07")

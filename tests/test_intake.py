@@ -28,45 +28,20 @@ from gateway.intake import IntakeBatch, read_records
 from gateway.issues import Issue, IssueType, Severity
 from gateway.model import Abnormal, Consent, LabRecord, Status
 from gateway.values import Comparator
+from tests.records import NOW
+from tests.records import record as base_record
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA: dict[str, Any] = json.loads(
     (REPO / "schemas" / "lps-record.schema.json").read_text(encoding="utf-8")
 )
-NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
 ONE_MIB = 1 << 20
 CPR = "2509479989"
 REPLACEMENT_ID = "XA12345678"
 
-BASE: dict[str, Any] = {
-    "recordId": "REC-0001",
-    "version": 1,
-    "status": "final",
-    "practice": {
-        "sor": "464181000016008",
-        "ydernummer": "012345",
-        "gln": "5790001382445",
-        "name": "Lægerne Søndergade",
-    },
-    "patient": {"cpr": CPR, "family": "Berggren", "given": "Elmer"},
-    "consent": "given",
-    "sample": {
-        "id": "S-2025-0042",
-        "collectedAt": "2025-06-02T09:14:00+02:00",
-        "material": "blood",
-    },
-    "analysis": {"system": "NPU", "code": "NPU19748", "text": "CRP"},
-    "result": {
-        "value": "45",
-        "unit": "mg/L",
-        "referenceLow": "0",
-        "referenceHigh": "8",
-        "abnormal": "high",
-        "comment": "kontrol om 14 dage",
-    },
-    "performedAt": "2025-06-02T09:20:00+02:00",
-    "lps": {"vendor": "XMO", "version": "2025.2"},
-}
+BASE: dict[str, Any] = base_record(
+    recordId="REC-0001", sample__material="blood", result__comment="kontrol om 14 dage"
+)
 
 
 class _Drop:

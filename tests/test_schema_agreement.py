@@ -11,7 +11,6 @@ absent (fixtures in ``conftest.py``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.conftest import REFERENCE
 from tests.xml_mutants import mutants, receipt_mutants, xr0131k_variants
 
 OUR_SCHEMAS = [
@@ -33,8 +33,7 @@ RECEIPT_SCHEMA = {"CTL02_1": "2005-08-07/xc0230q.xsd", "CTL03_1": "2005-08-07/xc
 
 # Where conftest.py looks for the reference folder. Used only to build the parameter lists at
 # collection time; the tests receive the folder through the ``reference_dir`` fixture.
-_REPO = Path(__file__).resolve().parent.parent
-_REFERENCE = Path(os.environ.get("LABGW_REFERENCE", _REPO.parent / "shared" / "reference"))
+_REFERENCE = REFERENCE
 _MISSING = "official reference material not found"
 
 
@@ -88,14 +87,6 @@ def _params(cases: dict[str, bytes]) -> list[object]:
 
 def _compile(path: Path) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(path)))
-
-
-@pytest.fixture(scope="session")
-def official_2005_xsd(reference_dir: Path) -> Path:
-    path = reference_dir / "medcom-xml" / "schemas" / "2005-08-07" / "EMessage.xsd"
-    if not path.is_file():
-        pytest.skip(f"official 2005-08-07 schema set not found at {path}")
-    return path
 
 
 @pytest.fixture(scope="session")

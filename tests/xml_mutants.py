@@ -338,26 +338,23 @@ def _repeat(path: str, total: int) -> Edit:
     return edit
 
 
-def _insert_after(path: str, make: Maker) -> Edit:
+def _insert(path: str, make: Maker, *, after: bool) -> Edit:
     def edit(d: _Doc) -> bool:
         el = d.get(path)
         if el is None:
             return False
-        el.addnext(make(d))
+        (el.addnext if after else el.addprevious)(make(d))
         return True
 
     return edit
+
+
+def _insert_after(path: str, make: Maker) -> Edit:
+    return _insert(path, make, after=True)
 
 
 def _insert_before(path: str, make: Maker) -> Edit:
-    def edit(d: _Doc) -> bool:
-        el = d.get(path)
-        if el is None:
-            return False
-        el.addprevious(make(d))
-        return True
-
-    return edit
+    return _insert(path, make, after=False)
 
 
 def _add_to_patient_after_names(make: Maker) -> Edit:
