@@ -176,7 +176,8 @@ class Translator:
             self.clock.now(),
             envelope_id,
         )
-        found = tuple(self.validator.iter_tree_issues(rendered.root, source=letter_id))
+        root = etree.fromstring(rendered.content)
+        found = tuple(self.validator.iter_tree_issues(root, source=letter_id))
         records = tuple(mapped.record.key for _, mapped, _ in chunk)
         if any(issue.blocking for issue in found):
             for index, mapped, issues in chunk:
@@ -184,9 +185,7 @@ class Translator:
                     mapped.record.key, Outcome.REJECTED, issues + found, Destination.LSP
                 )
             return
-        content = etree.tostring(
-            rendered.root, xml_declaration=True, encoding="UTF-8", pretty_print=True
-        )
+        content = rendered.content
         out.messages.append(
             Message(
                 letter_id,

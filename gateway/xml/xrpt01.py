@@ -1,19 +1,17 @@
 """Renders MedCom XRPT01 `LaboratoryReport` (XR0131K) letters for Laboratoriesvarportalen.
 
-Pure: a planned letter, the receiver, the producer code, a send time and an envelope id in; an
-lxml tree and its mapping-coverage record out. The rules are the standard's (notes/medcom-xml.md
-§2, DESIGN §4): `Value` ≤ 12 characters (longer text goes to `ResultTextValue`), times are Danish
-local `hh:mm`, `<`/`>` become `Operator`, `abnormal` becomes `ResultValidation`, consent becomes
-`Patient/Consent/Given`. A cancellation has no XRPT01 code: it is sent as a corrected result
-whose value says it is cancelled (DESIGN §4).
+Pure: a planned letter, the receiver, the producer code, a send time and an envelope id in; the
+message bytes and their mapping-coverage record out. The rules are the standard's
+(notes/medcom-xml.md §2, DESIGN §4): `Value` ≤ 12 characters (longer text goes to
+`ResultTextValue`), times are Danish local `hh:mm`, `<`/`>` become `Operator`, `abnormal`
+becomes `ResultValidation`, consent becomes `Patient/Consent/Given`. A cancellation has no
+XRPT01 code: it is sent as a corrected result whose value says it is cancelled (DESIGN §4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from lxml import etree
 
 from gateway.config import Receiver
 from gateway.coverage import CoverageBuilder, FieldUse
@@ -23,7 +21,7 @@ from gateway.mapping.resolve import Mapped
 from gateway.model import Abnormal, Consent, LabRecord, Status
 from gateway.values import Comparator
 from gateway.xml import ns
-from gateway.xml.ns import q
+from gateway.xml.writer import XmlWriter
 from gateway.xml.xrpt01_coverage import limit_text, uses
 
 _RESULT_STATUS = {
@@ -53,7 +51,7 @@ class LetterPlan:
 
 @dataclass(frozen=True, slots=True)
 class RenderedXml:
-    root: etree._Element
+    content: bytes
     coverage: tuple[FieldUse, ...]
 
 
@@ -85,37 +83,22 @@ def local_date_time(moment: datetime) -> tuple[str, str]:
     return local.date().isoformat(), local.strftime("%H:%M")
 
 
-def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, q(name))
-    if text is not None:
-        element.text = text
-    return element
-
-
-def _date_time(parent: etree._Element, name: str, moment: datetime) -> None:
-    element = _sub(parent, name)
+def _date_time(out: XmlWriter, name: str, moment: datetime) -> None:
+    out.start(name)
     date, time = local_date_time(moment)
-    _sub(element, "Date", date)
-    _sub(element, "Time", time)
+    out.leaf("Date", date)
+    out.leaf("Time", time)
+    out.end()
 
 
-def _breakable(parent: etree._Element, name: str, text: str) -> None:
-    """Text with line breaks as MedCom formatted text (`<Break/>` between lines)."""
-    element = _sub(parent, name)
-    lines = text.splitlines() or [""]
-    element.text = lines[0]
-    for line in lines[1:]:
-        _sub(element, "Break").tail = line
-
-
-def envelope(sent: datetime, envelope_id: str) -> etree._Element:
-    """The `Emessage` root with its `Envelope` (the transport "kuvert")."""
-    root = etree.Element(q("Emessage"), nsmap={None: ns.NS_2014})
-    env = _sub(root, "Envelope")
-    _date_time(env, "Sent", sent)
-    _sub(env, "Identifier", envelope_id)
-    _sub(env, "AcknowledgementCode", ns.ACK_POSITIVE_WANTED)
-    return root
+def envelope(out: XmlWriter, sent: datetime, envelope_id: str) -> None:
+    """Open the `Emessage` root and write its `Envelope` (the transport "kuvert")."""
+    out.start("Emessage", ns.NS_2014)
+    out.start("Envelope")
+    _date_time(out, "Sent", sent)
+    out.leaf("Identifier", envelope_id)
+    out.leaf("AcknowledgementCode", ns.ACK_POSITIVE_WANTED)
+    out.end()
 
 
 def render_xrpt01(
@@ -123,71 +106,83 @@ def render_xrpt01(
 ) -> RenderedXml:
     """Render one XRPT01 letter in its own `Emessage`."""
     cov = CoverageBuilder()
-    root = envelope(sent, envelope_id)
-    report = _sub(root, "LaboratoryReport")
+    out = XmlWriter()
+    envelope(out, sent, envelope_id)
+    out.start("LaboratoryReport")
     first = plan.first
     issued = max(m.record.performed_at for m in plan.results)
-    letter = _sub(report, "Letter")
-    _sub(letter, "Identifier", plan.letter_id)
-    _sub(letter, "VersionCode", ns.XRPT01_VERSION)
-    _sub(letter, "StatisticalCode", ns.XRPT01_STATISTICAL)
-    _date_time(letter, "Authorisation", issued)
-    _sub(letter, "TypeCode", ns.XRPT01_TYPE)
-    _sender(report, first, producer_code)
-    _receiver(report, receiver)
-    _patient(report, first)
-    requisition = _sub(report, "RequisitionInformation")
-    sample = _sub(requisition, "Sample")
-    _sub(sample, "LaboratoryInternalSampleIdentifier", first.sample.id)
-    _date_time(sample, "SamplingDateTime", first.sample.collected_at)
-    results = _sub(report, "LaboratoryResults")
-    general = _sub(results, "GeneralResultInformation")
+    out.start("Letter")
+    out.leaf("Identifier", plan.letter_id)
+    out.leaf("VersionCode", ns.XRPT01_VERSION)
+    out.leaf("StatisticalCode", ns.XRPT01_STATISTICAL)
+    _date_time(out, "Authorisation", issued)
+    out.leaf("TypeCode", ns.XRPT01_TYPE)
+    out.end()
+    _sender(out, first, producer_code)
+    _receiver(out, receiver)
+    _patient(out, first)
+    out.start("RequisitionInformation")
+    out.start("Sample")
+    out.leaf("LaboratoryInternalSampleIdentifier", first.sample.id)
+    _date_time(out, "SamplingDateTime", first.sample.collected_at)
+    out.end()
+    out.end()
+    out.start("LaboratoryResults")
+    out.start("GeneralResultInformation")
     partial = any(m.record.status is Status.PRELIMINARY for m in plan.results)
-    _sub(general, "ReportStatusCode", "del_svar" if partial else "komplet_svar")
-    _sub(general, "LaboratoryInternalProductionIdentifier", first.sample.id)
-    _date_time(general, "ResultsDateTime", issued)
+    out.leaf("ReportStatusCode", "del_svar" if partial else "komplet_svar")
+    out.leaf("LaboratoryInternalProductionIdentifier", first.sample.id)
+    _date_time(out, "ResultsDateTime", issued)
+    out.end()
     for mapped in plan.results:
-        _result(results, mapped, producer_code)
+        _result(out, mapped, producer_code)
         cov.add(mapped.record.key, uses(mapped))
-    return RenderedXml(root, cov.build())
+    out.end()
+    out.end()
+    out.end()
+    return RenderedXml(out.to_bytes(), cov.build())
 
 
-def _sender(report: etree._Element, record: LabRecord, producer_code: str) -> None:
+def _sender(out: XmlWriter, record: LabRecord, producer_code: str) -> None:
     practice = record.practice
-    sender = _sub(report, "Sender")
-    _sub(sender, "EANIdentifier", practice.gln)
+    out.start("Sender")
+    out.leaf("EANIdentifier", practice.gln)
     if practice.ydernummer:
-        _sub(sender, "Identifier", practice.ydernummer)
-        _sub(sender, "IdentifierCode", "ydernummer")
+        out.leaf("Identifier", practice.ydernummer)
+        out.leaf("IdentifierCode", "ydernummer")
     else:
-        _sub(sender, "Identifier", practice.sor)
-        _sub(sender, "IdentifierCode", "sorkode")
-    _sub(sender, "OrganisationName", practice.name)
-    _sub(sender, "MedicalSpecialityCode", ns.SPECIALITY_GP)
-    _sub(sender, "FromLabIdentifier", producer_code)
+        out.leaf("Identifier", practice.sor or "")
+        out.leaf("IdentifierCode", "sorkode")
+    out.leaf("OrganisationName", practice.name)
+    out.leaf("MedicalSpecialityCode", ns.SPECIALITY_GP)
+    out.leaf("FromLabIdentifier", producer_code)
+    out.end()
 
 
-def _receiver(report: etree._Element, receiver: Receiver) -> None:
-    element = _sub(report, "Receiver")
-    _sub(element, "EANIdentifier", receiver.gln)
-    _sub(element, "Identifier", receiver.identifier)
-    _sub(element, "IdentifierCode", receiver.identifier_code)
-    _sub(element, "OrganisationName", receiver.name)
+def _receiver(out: XmlWriter, receiver: Receiver) -> None:
+    out.start("Receiver")
+    out.leaf("EANIdentifier", receiver.gln)
+    out.leaf("Identifier", receiver.identifier)
+    out.leaf("IdentifierCode", receiver.identifier_code)
+    out.leaf("OrganisationName", receiver.name)
+    out.end()
 
 
-def _patient(report: etree._Element, record: LabRecord) -> None:
+def _patient(out: XmlWriter, record: LabRecord) -> None:
     patient = record.patient
-    element = _sub(report, "Patient")
+    out.start("Patient")
     if patient.cpr:
-        _sub(element, "CivilRegistrationNumber", patient.cpr)
+        out.leaf("CivilRegistrationNumber", patient.cpr)
     else:
-        _sub(element, "AlternativeIdentifier", patient.replacement_id)
-    _sub(element, "PersonSurnameName", patient.family)
+        out.leaf("AlternativeIdentifier", patient.replacement_id or "")
+    out.leaf("PersonSurnameName", patient.family)
     if patient.given:
-        _sub(element, "PersonGivenName", patient.given)
+        out.leaf("PersonGivenName", patient.given)
     if record.consent is not Consent.UNKNOWN:
-        consent = _sub(element, "Consent")
-        _sub(consent, "Given", "true" if record.consent is Consent.GIVEN else "false")
+        out.start("Consent")
+        out.leaf("Given", "true" if record.consent is Consent.GIVEN else "false")
+        out.end()
+    out.end()
 
 
 def _producer_identifier(record: LabRecord) -> str:
@@ -195,49 +190,53 @@ def _producer_identifier(record: LabRecord) -> str:
     return f"{practice.ydernummer or practice.sor} {practice.name}"[: ns.PRODUCER_ID_MAX]
 
 
-def _result(results: etree._Element, mapped: Mapped, producer_code: str) -> None:
+def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
     record, analysis = mapped.record, mapped.analysis
-    result = _sub(results, "Result")
-    _sub(result, "ResultStatusCode", _RESULT_STATUS[record.status])
-    element = _sub(result, "Analysis")
-    _sub(element, "AnalysisCode", analysis.npu_code)
-    _sub(element, "AnalysisCodeType", ns.NPU_CODE_TYPE)
-    _sub(element, "AnalysisCodeResponsible", ns.NPU_RESPONSIBLE)
-    _sub(element, "AnalysisShortName", analysis.short_name[: ns.SHORT_NAME_MAX])
-    _breakable(element, "AnalysisCompleteName", analysis.name)
-    producer = _sub(result, "ProducerOfLabResult")
-    _sub(producer, "Identifier", _producer_identifier(record))
-    _sub(producer, "IdentifierCode", producer_code)
+    out.start("Result")
+    out.leaf("ResultStatusCode", _RESULT_STATUS[record.status])
+    out.start("Analysis")
+    out.leaf("AnalysisCode", analysis.npu_code)
+    out.leaf("AnalysisCodeType", ns.NPU_CODE_TYPE)
+    out.leaf("AnalysisCodeResponsible", ns.NPU_RESPONSIBLE)
+    out.leaf("AnalysisShortName", analysis.short_name[: ns.SHORT_NAME_MAX])
+    out.lines("AnalysisCompleteName", analysis.name)
+    out.end()
+    out.start("ProducerOfLabResult")
+    out.leaf("Identifier", _producer_identifier(record))
+    out.leaf("IdentifierCode", producer_code)
+    out.end()
     low, high = record.result.reference_low, record.result.reference_high
     if low or high:
-        interval = _sub(result, "ReferenceInterval")
-        _sub(interval, "TypeOfInterval", "uspecificeret")
+        out.start("ReferenceInterval")
+        out.leaf("TypeOfInterval", "uspecificeret")
         if low:
-            _sub(interval, "LowerLimit", limit_text(low))
+            out.leaf("LowerLimit", limit_text(low))
         if high:
-            _sub(interval, "UpperLimit", limit_text(high))
+            out.leaf("UpperLimit", limit_text(high))
+        out.end()
     value = record.result.value
     long_text: str | None = None
     if record.status is Status.CANCELLED:
-        _sub(result, "ResultType", "alfanumerisk")
-        _sub(result, "Value", CANCELLED_VALUE)
+        out.leaf("ResultType", "alfanumerisk")
+        out.leaf("Value", CANCELLED_VALUE)
         long_text = CANCELLED_TEXT
     elif value.number is not None:
-        _sub(result, "ResultType", "numerisk")
+        out.leaf("ResultType", "numerisk")
         if value.comparator is not None:
-            _sub(result, "Operator", _OPERATOR[value.comparator])
-        _sub(result, "Value", value.decimal_text())
+            out.leaf("Operator", _OPERATOR[value.comparator])
+        out.leaf("Value", value.decimal_text())
     else:
-        _sub(result, "ResultType", "alfanumerisk")
+        out.leaf("ResultType", "alfanumerisk")
         fits = len(value.text) <= ns.VALUE_MAX
-        _sub(result, "Value", value.text if fits else LONG_TEXT_VALUE)
+        out.leaf("Value", value.text if fits else LONG_TEXT_VALUE)
         long_text = None if fits else value.text
     if analysis.medcom_unit and mapped.ucum and record.status is not Status.CANCELLED:
-        _sub(result, "Unit", analysis.medcom_unit)
+        out.leaf("Unit", analysis.medcom_unit)
     validation = _VALIDATION.get(record.result.abnormal) if record.result.abnormal else None
     if validation:
-        _sub(result, "ResultValidation", validation)
+        out.leaf("ResultValidation", validation)
     if long_text:
-        _breakable(result, "ResultTextValue", long_text)
+        out.lines("ResultTextValue", long_text)
     if record.result.comment:
-        _breakable(result, "ResultComments", record.result.comment)
+        out.lines("ResultComments", record.result.comment)
+    out.end()
