@@ -9,7 +9,6 @@ change meaning once published, so vendors can key their handling on them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -100,22 +99,3 @@ class Issue:
             if part
         )
         return f"{self.severity.value} [{self.rule}] {where}: {self.message}".replace(" :", ":")
-
-
-def error(
-    rule: str, message: str, *, code: IssueType = IssueType.INVALID, **where: object
-) -> Issue:
-    """An error-severity Issue; `where` takes location/record/source/line."""
-    return Issue(Severity.ERROR, code, rule, message, **where)  # type: ignore[arg-type]
-
-
-def warning(
-    rule: str, message: str, *, code: IssueType = IssueType.VALUE, **where: object
-) -> Issue:
-    """A warning-severity Issue; `where` takes location/record/source/line."""
-    return Issue(Severity.WARNING, code, rule, message, **where)  # type: ignore[arg-type]
-
-
-def has_blocking(issues: Iterable[Issue]) -> bool:
-    """True when any issue is fatal or error."""
-    return any(issue.blocking for issue in issues)

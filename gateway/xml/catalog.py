@@ -38,9 +38,6 @@ class Catalog:
                 return entry
         return None
 
-    def namespaces(self) -> set[str]:
-        return {entry.namespace for entry in self.entries}
-
     def describe(self) -> str:
         """One line per known message, for 'no schema' messages and `--help`."""
         return "; ".join(f"{e.type_code} {e.version_code}" for e in self.entries)

@@ -48,3 +48,15 @@ def resolve_error_path(root: etree._Element, path: str | None) -> str | None:
 def strip_namespaces(message: str) -> str:
     """libxml2 messages name elements in Clark notation; keep just the local names."""
     return _CLARK.sub("", message)
+
+
+def explain_xsd_message(message: str) -> str:
+    """libxml2's schema message with namespaces dropped and, where it helps, what it means.
+
+    "This element is not expected. Expected is ( X )" is what libxml2 says about an element
+    that stands where a required one is missing, so that reading is spelled out.
+    """
+    text = strip_namespaces(message).strip()
+    if "This element is not expected. Expected is" in text:
+        text += " A required element is missing before it, or the elements are out of order."
+    return text

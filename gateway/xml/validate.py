@@ -17,7 +17,7 @@ from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import Mappings, default_mappings
 from gateway.xml.catalog import Catalog, SchemaEntry, default_catalog
 from gateway.xml.ns import q
-from gateway.xml.paths import resolve_error_path, strip_namespaces
+from gateway.xml.paths import explain_xsd_message, resolve_error_path
 from gateway.xml.rules import laboratory_report_rules
 from gateway.xml.safe import Limits, parse_untrusted
 
@@ -67,7 +67,7 @@ class XmlValidator:
                     Severity.ERROR,
                     _XSD_TYPES.get(error.type_name, IssueType.STRUCTURE),
                     "XSD",
-                    strip_namespaces(error.message),
+                    explain_xsd_message(error.message),
                     location=resolve_error_path(root, error.path),
                     source=source,
                     line=error.line or None,
