@@ -153,6 +153,8 @@ class Translator:
                         record.key, Outcome.ACCEPTED, (*issues, note), destination, held=True
                     )
                 )
+        if progress is not None:
+            progress(len(batch.items) % 500)
         for key, members in letters.items():
             for part, start in enumerate(range(0, len(members), ns.XRPT01_MAX_RESULTS)):
                 chunk = members[start : start + ns.XRPT01_MAX_RESULTS]
@@ -185,14 +187,13 @@ class Translator:
                     mapped.record.key, Outcome.REJECTED, issues + found, Destination.LSP
                 )
             return
-        content = rendered.content
         out.messages.append(
             Message(
                 letter_id,
                 envelope_id,
                 Destination.LSP,
                 ns.XRPT01_TYPE,
-                content,
+                rendered.content,
                 records,
                 rendered.coverage,
                 found,
@@ -234,7 +235,7 @@ def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome |
                     Severity.INFORMATION,
                     IssueType.DUPLICATE,
                     "LPS-DUPLICATE",
-                    "the same record version appears earlier in the input; sent once",
+                    "the same record version appears earlier in the input and is handled there",
                     record=record.key,
                 ),
             ),
