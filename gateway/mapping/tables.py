@@ -34,13 +34,16 @@ class ResultType(enum.StrEnum):
     ORDINAL = "ordinal"  # semiquantitative text (urine stix: neg, 1+, 2+ …)
     TEXT = "text"
     TAXON = "taxon"  # an organism name or "ingen vækst"
+    SUSCEPTIBILITY = "susceptibility"  # S, I or R for the organism cultured from the sample
 
 
 @dataclass(frozen=True, slots=True)
 class AnalysisDef:
     """One NPU analysis as labgw knows it (a row of analyses.csv)."""
 
-    npu_code: str
+    npu_code: str  # NPU/DNK code, or a labgw placeholder where code_type is "lokal"
+    code_type: str  # MedCom AnalysisCodeType: iupac (NPU) or lokal
+    responsible: str  # MedCom AnalysisCodeResponsible: SST for NPU
     short_name: str
     name: str
     domain: Domain
@@ -114,6 +117,8 @@ def load_mappings(folder: Path | None = None) -> Mappings:
         folder / "analyses.csv",
         (
             "npu_code",
+            "code_type",
+            "responsible",
             "short_name",
             "name",
             "domain",
@@ -132,6 +137,8 @@ def load_mappings(folder: Path | None = None) -> Mappings:
         try:
             analyses[code] = AnalysisDef(
                 npu_code=code,
+                code_type=_one_of(row["code_type"], ("iupac", "lokal"), "code_type"),
+                responsible=row["responsible"],
                 short_name=row["short_name"],
                 name=row["name"],
                 domain=Domain(row["domain"]),
@@ -169,6 +176,12 @@ def _unique(table: str, pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
             raise ConfigError(f"{table}: {key!r} maps to both {out[key]!r} and {value!r}")
         out[key] = value
     return out
+
+
+def _one_of(text: str, allowed: tuple[str, ...], column: str) -> str:
+    if text not in allowed:
+        raise ValueError(f"{column} must be one of {', '.join(allowed)}, found {text!r}")
+    return text
 
 
 def _yes_no(text: str) -> bool:

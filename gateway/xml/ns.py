@@ -12,7 +12,6 @@ NS_2005 = "http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/"
 
 XRPT01_VERSION = "XR0131K"
 XRPT01_TYPE = "XRPT01"
-XRPT01_STATISTICAL = "XRPT01"
 XRPT01_MAX_RESULTS = 99  # LaboratoryReport/LaboratoryResults/Result maxOccurs
 VALUE_MAX = 12  # Result/Value S1_12; longer results go to ResultTextValue
 SHORT_NAME_MAX = 35  # AnalysisShortName S1_35
@@ -20,7 +19,6 @@ PRODUCER_ID_MAX = 35  # ProducerOfLabResult/Identifier S1_35
 
 ACK_POSITIVE_WANTED = "pluspositivkvitt"
 NPU_CODE_TYPE = "iupac"  # AnalysisCodeType for NPU/DNK codes
-NPU_RESPONSIBLE = "SST"  # AnalysisCodeResponsible for NPU (Sundhedsdatastyrelsen)
 SPECIALITY_GP = "almen_medicin"
 
 

@@ -15,12 +15,20 @@ from datetime import datetime
 
 from gateway.config import Receiver
 from gateway.coverage import CoverageBuilder, FieldUse
-from gateway.intake.record import DANISH_TIME
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.resolve import Mapped
-from gateway.model import Abnormal, Consent, LabRecord, Status
+from gateway.model import Abnormal, LabRecord, Status
 from gateway.values import Comparator
 from gateway.xml import ns
+from gateway.xml.letter_parts import (
+    date_time,
+    envelope,
+    letter_header,
+    patient,
+    producer_identifier,
+    receiver,
+    sender,
+)
 from gateway.xml.writer import XmlWriter
 from gateway.xml.xrpt01_coverage import limit_text, uses
 
@@ -77,32 +85,8 @@ def record_problems(mapped: Mapped) -> tuple[Issue, ...]:
     return ()
 
 
-def local_date_time(moment: datetime) -> tuple[str, str]:
-    """MedCom DateTimeType: Danish local date and `hh:mm` (no seconds, no offset)."""
-    local = moment.astimezone(DANISH_TIME)
-    return local.date().isoformat(), local.strftime("%H:%M")
-
-
-def _date_time(out: XmlWriter, name: str, moment: datetime) -> None:
-    out.start(name)
-    date, time = local_date_time(moment)
-    out.leaf("Date", date)
-    out.leaf("Time", time)
-    out.end()
-
-
-def envelope(out: XmlWriter, sent: datetime, envelope_id: str) -> None:
-    """Open the `Emessage` root and write its `Envelope` (the transport "kuvert")."""
-    out.start("Emessage", ns.NS_2014)
-    out.start("Envelope")
-    _date_time(out, "Sent", sent)
-    out.leaf("Identifier", envelope_id)
-    out.leaf("AcknowledgementCode", ns.ACK_POSITIVE_WANTED)
-    out.end()
-
-
 def render_xrpt01(
-    plan: LetterPlan, receiver: Receiver, producer_code: str, sent: datetime, envelope_id: str
+    plan: LetterPlan, to: Receiver, producer_code: str, sent: datetime, envelope_id: str
 ) -> RenderedXml:
     """Render one XRPT01 letter in its own `Emessage`."""
     cov = CoverageBuilder()
@@ -111,20 +95,14 @@ def render_xrpt01(
     out.start("LaboratoryReport")
     first = plan.first
     issued = max(m.record.performed_at for m in plan.results)
-    out.start("Letter")
-    out.leaf("Identifier", plan.letter_id)
-    out.leaf("VersionCode", ns.XRPT01_VERSION)
-    out.leaf("StatisticalCode", ns.XRPT01_STATISTICAL)
-    _date_time(out, "Authorisation", issued)
-    out.leaf("TypeCode", ns.XRPT01_TYPE)
-    out.end()
-    _sender(out, first, producer_code)
-    _receiver(out, receiver)
-    _patient(out, first)
+    letter_header(out, plan.letter_id, ns.XRPT01_VERSION, ns.XRPT01_TYPE, issued)
+    sender(out, first, producer_code)
+    receiver(out, to)
+    patient(out, first)
     out.start("RequisitionInformation")
     out.start("Sample")
     out.leaf("LaboratoryInternalSampleIdentifier", first.sample.id)
-    _date_time(out, "SamplingDateTime", first.sample.collected_at)
+    date_time(out, "SamplingDateTime", first.sample.collected_at)
     out.end()
     out.end()
     out.start("LaboratoryResults")
@@ -132,7 +110,7 @@ def render_xrpt01(
     partial = any(m.record.status is Status.PRELIMINARY for m in plan.results)
     out.leaf("ReportStatusCode", "del_svar" if partial else "komplet_svar")
     out.leaf("LaboratoryInternalProductionIdentifier", first.sample.id)
-    _date_time(out, "ResultsDateTime", issued)
+    date_time(out, "ResultsDateTime", issued)
     out.end()
     for mapped in plan.results:
         _result(out, mapped, producer_code)
@@ -143,66 +121,19 @@ def render_xrpt01(
     return RenderedXml(out.to_bytes(), cov.build())
 
 
-def _sender(out: XmlWriter, record: LabRecord, producer_code: str) -> None:
-    practice = record.practice
-    out.start("Sender")
-    out.leaf("EANIdentifier", practice.gln)
-    if practice.ydernummer:
-        out.leaf("Identifier", practice.ydernummer)
-        out.leaf("IdentifierCode", "ydernummer")
-    else:
-        out.leaf("Identifier", practice.sor or "")
-        out.leaf("IdentifierCode", "sorkode")
-    out.leaf("OrganisationName", practice.name)
-    out.leaf("MedicalSpecialityCode", ns.SPECIALITY_GP)
-    out.leaf("FromLabIdentifier", producer_code)
-    out.end()
-
-
-def _receiver(out: XmlWriter, receiver: Receiver) -> None:
-    out.start("Receiver")
-    out.leaf("EANIdentifier", receiver.gln)
-    out.leaf("Identifier", receiver.identifier)
-    out.leaf("IdentifierCode", receiver.identifier_code)
-    out.leaf("OrganisationName", receiver.name)
-    out.end()
-
-
-def _patient(out: XmlWriter, record: LabRecord) -> None:
-    patient = record.patient
-    out.start("Patient")
-    if patient.cpr:
-        out.leaf("CivilRegistrationNumber", patient.cpr)
-    else:
-        out.leaf("AlternativeIdentifier", patient.replacement_id or "")
-    out.leaf("PersonSurnameName", patient.family)
-    if patient.given:
-        out.leaf("PersonGivenName", patient.given)
-    if record.consent is not Consent.UNKNOWN:
-        out.start("Consent")
-        out.leaf("Given", "true" if record.consent is Consent.GIVEN else "false")
-        out.end()
-    out.end()
-
-
-def _producer_identifier(record: LabRecord) -> str:
-    practice = record.practice
-    return f"{practice.ydernummer or practice.sor} {practice.name}"[: ns.PRODUCER_ID_MAX]
-
-
 def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
     record, analysis = mapped.record, mapped.analysis
     out.start("Result")
     out.leaf("ResultStatusCode", _RESULT_STATUS[record.status])
     out.start("Analysis")
     out.leaf("AnalysisCode", analysis.npu_code)
-    out.leaf("AnalysisCodeType", ns.NPU_CODE_TYPE)
-    out.leaf("AnalysisCodeResponsible", ns.NPU_RESPONSIBLE)
+    out.leaf("AnalysisCodeType", analysis.code_type)
+    out.leaf("AnalysisCodeResponsible", analysis.responsible)
     out.leaf("AnalysisShortName", analysis.short_name[: ns.SHORT_NAME_MAX])
     out.lines("AnalysisCompleteName", analysis.name)
     out.end()
     out.start("ProducerOfLabResult")
-    out.leaf("Identifier", _producer_identifier(record))
+    out.leaf("Identifier", producer_identifier(record, ns.PRODUCER_ID_MAX))
     out.leaf("IdentifierCode", producer_code)
     out.end()
     low, high = record.result.reference_low, record.result.reference_high
