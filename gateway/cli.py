@@ -18,9 +18,12 @@ import click
 
 from gateway import __version__
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
-from gateway.config import default_config, load_config
+from gateway.config import GatewayConfig, default_config, load_config
+from gateway.equivalence import compare_translations
 from gateway.errors import ExitCode, InputError, LabgwError
+from gateway.fhir.validate import FhirValidator
 from gateway.intake import IntakeBatch, read_records
+from gateway.issues import Issue
 from gateway.mapping.tables import TableInfo, default_mappings
 from gateway.pipeline import Translation, Translator
 from gateway.report import Verdict, junit_report, operation_outcome, text_report
@@ -60,6 +63,11 @@ def gather(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
     if not found:
         raise InputError(f"no input files ({', '.join(suffixes)}) in {', '.join(map(str, paths))}")
     return found
+
+
+def is_fhir_json(path: Path, data: bytes) -> bool:
+    """FHIR JSON, not XML: a `.json` file, or content that opens with `{` (after a BOM/blanks)."""
+    return path.suffix.lower() == ".json" or data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 def _read(path: Path) -> bytes:
@@ -104,8 +112,26 @@ def _clock_and_ids(now: str | None) -> tuple[Clock, IdFactory]:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="Gateway configuration (TOML); default mappings/destinations.toml.",
 )
+@click.option(
+    "--format",
+    "syntax",
+    type=click.Choice(["xml", "fhir"]),
+    help="Send every destination MedCom XML (XRPT01/XRPT05) or the FHIR message, whatever "
+    "the configuration says.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also render the other syntax and report any difference between XML and FHIR.",
+)
 def translate(
-    inputs: tuple[Path, ...], out: Path, as_json: bool, now: str | None, config: Path | None
+    inputs: tuple[Path, ...],
+    out: Path,
+    as_json: bool,
+    now: str | None,
+    config: Path | None,
+    syntax: str | None,
+    check: bool,
 ) -> None:
     """Translate LPS records (JSON, NDJSON, CSV) into validated MedCom messages."""
     clock, ids = _clock_and_ids(now)
@@ -113,13 +139,10 @@ def translate(
     batch = IntakeBatch()
     for path in files:
         batch.extend(read_records(_read(path), str(path), now=clock.now()))
-    translator = Translator(
-        load_config(config) if config else default_config(),
-        default_mappings(),
-        XmlValidator(),
-        clock,
-        ids,
-    )
+    settings = load_config(config) if config else default_config()
+    if syntax:
+        settings = settings.with_format(syntax)
+    translator = _translator(settings, clock, ids)
     if len(batch.items) >= PROGRESS_THRESHOLD:
         with click.progressbar(
             length=len(batch.items), label="translating", file=sys.stderr
@@ -128,13 +151,45 @@ def translate(
     else:
         result = translator.translate(batch)
     summary = _write(result, out)
+    differences: list[Issue] = []
+    if check:
+        differences = _check(batch, result, settings, syntax or "xml", clock)
+        summary["check"] = [issue.to_dict() for issue in differences]
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         _print_summary(result, out)
+        for issue in differences:
+            click.echo(str(issue), err=True)
     counts = result.counts()
-    if counts["rejected"] or any(issue.blocking for issue in result.file_issues):
+    if counts["rejected"] or differences or any(issue.blocking for issue in result.file_issues):
         sys.exit(ExitCode.INVALID)
+
+
+def _translator(settings: GatewayConfig, clock: Clock, ids: IdFactory) -> Translator:
+    """A translator; the FHIR validator is built only when a destination receives FHIR."""
+    fhir = None
+    if any(r.format == "fhir" for r in settings.destinations.values()):
+        from gateway.fhir.validate import FhirValidator
+
+        fhir = FhirValidator()
+    return Translator(settings, default_mappings(), XmlValidator(), clock, ids, fhir)
+
+
+def _check(
+    batch: IntakeBatch, result: Translation, settings: GatewayConfig, syntax: str, clock: Clock
+) -> list[Issue]:
+    """Render the other syntax too and compare XML and FHIR letter by letter."""
+    other = "xml" if syntax == "fhir" else "fhir"
+    twin = _translator(settings.with_format(other), clock, SequentialIds()).translate(batch)
+    xml, fhir = (twin, result) if other == "xml" else (result, twin)
+    pairs, issues = compare_translations(xml, fhir, default_mappings())
+    click.echo(
+        f"check: {pairs} letters compared, "
+        f"{'XML and FHIR equivalent' if not issues else f'{len(issues)} differences'}",
+        err=True,
+    )
+    return issues
 
 
 def _write(result: Translation, out: Path) -> dict[str, Any]:
@@ -195,7 +250,7 @@ def _print_summary(result: Translation, out: Path) -> None:
                 click.echo(str(issue), err=True)
     click.echo(
         f"{counts['input']} records: {counts['accepted']} accepted "
-        f"({counts['held']} held for MiBa), {counts['rejected']} rejected, "
+        f"({counts['held']} held), {counts['rejected']} rejected, "
         f"{counts['filtered']} filtered; {counts['messages']} messages written to "
         f"{out / 'messages'}; summary in {out / 'summary.json'}"
     )
@@ -212,13 +267,28 @@ def _print_summary(result: Translation, out: Path) -> None:
     help="Report format.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show information issues in text reports.")
-def validate(inputs: tuple[Path, ...], fmt: str, verbose: bool) -> None:
-    """Validate MedCom XML messages (XRPT01, XCTL02/03) offline; exit 1 if any is invalid."""
-    validator = XmlValidator()
-    verdicts = [
-        Verdict(str(path), tuple(validator.iter_issues(_read(path), str(path))))
-        for path in gather(inputs, (".xml",))
-    ]
+@click.option(
+    "--ig",
+    "igs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="FHIR package (.tgz or folder, or a folder of them) to validate FHIR JSON against; "
+    "repeatable.",
+)
+def validate(inputs: tuple[Path, ...], fmt: str, verbose: bool, igs: tuple[Path, ...]) -> None:
+    """Validate MedCom XML messages and FHIR JSON messages offline; exit 1 if any is invalid."""
+    xml_validator: XmlValidator | None = None
+    fhir_validator: FhirValidator | None = None
+    verdicts = []
+    for path in gather(inputs, (".xml", ".json")):
+        data = _read(path)
+        if is_fhir_json(path, data):
+            fhir_validator = fhir_validator or FhirValidator(ig_paths=igs)
+            issues = tuple(fhir_validator.iter_issues(data, str(path)))
+        else:
+            xml_validator = xml_validator or XmlValidator()
+            issues = tuple(xml_validator.iter_issues(data, str(path)))
+        verdicts.append(Verdict(str(path), issues))
     if fmt == "json":
         payload = [
             {"file": v.name, "valid": v.valid, "outcome": operation_outcome(v.issues)}

@@ -7,7 +7,7 @@ passes their own file. Loading fails loudly on a missing or malformed setting.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from gateway.errors import ConfigError
 from gateway.resources import mappings_dir
 from gateway.routing import Destination
 
+# The MedCom XML letter each databank takes (DESIGN §4).
+XML_FORMATS = {Destination.LSP: "xrpt01", Destination.MIBA: "xrpt05"}
 _IDENTIFIER_CODES = {
     "sygehusafdelingsnummer",
     "ydernummer",
@@ -32,6 +34,7 @@ class Receiver:
     gln: str
     identifier: str
     identifier_code: str
+    sor: str
     endpoint: str
 
 
@@ -40,6 +43,17 @@ class GatewayConfig:
     producer_code: str
     destinations: dict[Destination, Receiver]
     version: str
+
+    def with_format(self, syntax: str) -> GatewayConfig:
+        """The same configuration with every destination receiving FHIR (`fhir`) or its MedCom
+        XML letter (`xml`: XRPT01 for LSP, XRPT05 for MiBa)."""
+        return replace(
+            self,
+            destinations={
+                name: replace(receiver, format=syntax if syntax == "fhir" else XML_FORMATS[name])
+                for name, receiver in self.destinations.items()
+            },
+        )
 
     def receiver(self, destination: Destination) -> Receiver:
         try:

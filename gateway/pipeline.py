@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from lxml import etree
 
 from gateway.clock import Clock, IdFactory, derived_id
 from gateway.config import GatewayConfig
 from gateway.coverage import FieldUse
+from gateway.errors import ConfigError
+from gateway.formats import FORMATS, MessageFormat
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
+from gateway.letters import LetterPlan
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import LabRecord
 from gateway.routing import Destination, route
-from gateway.xml import ns
 from gateway.xml.validate import XmlValidator
-from gateway.xml.xrpt01 import LetterPlan, record_problems, render_xrpt01
+
+
+class MessageValidator(Protocol):
+    def iter_issues(self, data: bytes, source: str | None = None) -> Iterator[Issue]: ...
 
 
 class Outcome(enum.StrEnum):
@@ -50,7 +56,8 @@ class Message:
 
     @property
     def filename(self) -> str:
-        return f"{self.destination.value}-{self.kind.lower()}-{self.message_id}.xml"
+        suffix = ".json" if self.kind == "FHIR" else ".xml"
+        return f"{self.destination.value}-{self.kind.lower()}-{self.message_id}{suffix}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,7 @@ class Translator:
     validator: XmlValidator
     clock: Clock
     ids: IdFactory
+    fhir_validator: MessageValidator | None = None
 
     def translate(
         self, batch: IntakeBatch, progress: Callable[[int], None] | None = None
@@ -126,16 +134,13 @@ class Translator:
                 out.outcomes.append(RecordOutcome(record.key, Outcome.REJECTED, issues))
                 continue
             destination = route(mapping.mapped)
+            fmt = FORMATS.get(self.config.receiver(destination).format)
             if mapping.filtered:
                 out.outcomes.append(
                     RecordOutcome(record.key, Outcome.FILTERED, issues, destination)
                 )
-            elif destination is Destination.LSP and (unfit := record_problems(mapping.mapped)):
-                out.outcomes.append(
-                    RecordOutcome(record.key, Outcome.REJECTED, issues + _placed(unfit, item))
-                )
-            elif destination is Destination.LSP:
-                key = _letter_key(record)
+            elif fmt is not None:
+                key = (destination.value, *_letter_key(record, fmt))
                 letters.setdefault(key, []).append((len(out.outcomes), mapping.mapped, issues))
                 out.outcomes.append(
                     RecordOutcome(record.key, Outcome.ACCEPTED, issues, destination)
@@ -156,53 +161,92 @@ class Translator:
         if progress is not None:
             progress(len(batch.items) % 500)
         for key, members in letters.items():
-            for part, start in enumerate(range(0, len(members), ns.XRPT01_MAX_RESULTS)):
-                chunk = members[start : start + ns.XRPT01_MAX_RESULTS]
-                self._emit(out, key, part, chunk)
+            destination = Destination(key[0])
+            fmt = FORMATS[self.config.receiver(destination).format]
+            for part, start in enumerate(range(0, len(members), fmt.max_results)):
+                chunk = members[start : start + fmt.max_results]
+                self._emit(out, destination, fmt, key, part, chunk, items=batch.items)
         return out
 
     def _emit(
         self,
         out: Translation,
+        destination: Destination,
+        fmt: MessageFormat,
         key: tuple[str, ...],
         part: int,
         chunk: list[tuple[int, Mapped, tuple[Issue, ...]]],
+        items: list[Intake],
     ) -> None:
-        letter_id = derived_id(ns.XRPT01_TYPE, Destination.LSP.value, *key, str(part))
-        plan = LetterPlan(letter_id, tuple(mapped for _, mapped, _ in chunk))
+        letter = tuple(mapped for _, mapped, _ in chunk)
+        fit = []
+        for index, mapped, issues in chunk:
+            unfit = fmt.problems(mapped, letter)
+            if unfit:
+                # Outcomes are appended one per intake item, so the index names the item too.
+                placed = _placed(unfit, items[index])
+                out.outcomes[index] = RecordOutcome(
+                    mapped.record.key, Outcome.REJECTED, issues + placed, destination
+                )
+            else:
+                fit.append((index, mapped, issues))
+        if not fit:
+            return
+        letter_id = derived_id(fmt.kind, *key, str(part))
+        plan = LetterPlan(
+            letter_id, tuple(mapped for _, mapped, _ in fit), _previous_letter_id(fmt, key, fit)
+        )
         envelope_id = self.ids.envelope_id()
-        rendered = render_xrpt01(
+        rendered = fmt.render(
             plan,
-            self.config.receiver(Destination.LSP),
+            self.config.receiver(destination),
             self.config.producer_code,
             self.clock.now(),
             envelope_id,
         )
-        root = etree.fromstring(rendered.content)
-        found = tuple(self.validator.iter_tree_issues(root, source=letter_id))
-        records = tuple(mapped.record.key for _, mapped, _ in chunk)
+        found = tuple(self._check(fmt, rendered.content, letter_id))
         if any(issue.blocking for issue in found):
-            for index, mapped, issues in chunk:
+            for index, mapped, issues in fit:
                 out.outcomes[index] = RecordOutcome(
-                    mapped.record.key, Outcome.REJECTED, issues + found, Destination.LSP
+                    mapped.record.key, Outcome.REJECTED, issues + found, destination
                 )
             return
         out.messages.append(
             Message(
                 letter_id,
                 envelope_id,
-                Destination.LSP,
-                ns.XRPT01_TYPE,
+                destination,
+                fmt.kind,
                 rendered.content,
-                records,
+                tuple(mapped.record.key for _, mapped, _ in fit),
                 rendered.coverage,
                 found,
             )
         )
-        for index, mapped, issues in chunk:
+        for index, mapped, issues in fit:
             out.outcomes[index] = RecordOutcome(
-                mapped.record.key, Outcome.ACCEPTED, issues, Destination.LSP, letter_id
+                mapped.record.key, Outcome.ACCEPTED, issues, destination, letter_id
             )
+
+    def _check(self, fmt: MessageFormat, content: bytes, letter_id: str) -> list[Issue]:
+        """Validate the exact bytes that would be sent."""
+        if fmt.syntax == "json":
+            if self.fhir_validator is None:
+                raise ConfigError("a destination receives FHIR but no FHIR validator is set")
+            return list(self.fhir_validator.iter_issues(content, letter_id))
+        return list(self.validator.iter_tree_issues(etree.fromstring(content), source=letter_id))
+
+
+def _previous_letter_id(
+    fmt: MessageFormat, key: tuple[str, ...], fit: list[tuple[int, Mapped, tuple[Issue, ...]]]
+) -> str | None:
+    """The id the letter of the version before would have had (corrections point back to it)."""
+    version = fit[0][1].record.version
+    if version <= 1:
+        return None
+    earlier = list(key)
+    earlier[_VERSION_AT] = str(version - 1)
+    return derived_id(fmt.kind, *earlier, "0")
 
 
 def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:
@@ -210,15 +254,22 @@ def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:
     return tuple(replace(issue, source=item.source, line=item.line) for issue in issues)
 
 
-def _letter_key(record: LabRecord) -> tuple[str, ...]:
-    """One letter per (patient, sample, version); consent too, so each flag stays exact."""
-    return (
+_VERSION_AT = 4  # position of the version in (destination, *_letter_key(...))
+
+
+def _letter_key(record: LabRecord, fmt: MessageFormat) -> tuple[str, ...]:
+    """One letter per (patient, sample, version); consent too, so each flag stays exact.
+
+    XRPT05 letters carry one result status, so they are split by status as well.
+    """
+    key = (
         record.practice.gln,
         record.patient.key,
         record.sample.id,
         str(record.version),
         record.consent.value,
     )
+    return (*key, record.status.value) if fmt.per_status else key
 
 
 def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome | None:

@@ -32,8 +32,10 @@ def test_translate_examples_writes_valid_messages_and_a_summary(
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     counts = summary["counts"]
-    assert counts["input"] == counts["accepted"] + counts["rejected"] + counts["filtered"] == 15
-    assert counts["filtered"] == 1 and counts["held"] == 1
+    assert counts["input"] == counts["accepted"] + counts["rejected"] + counts["filtered"] == 22
+    assert counts["filtered"] == 1 and counts["held"] == 0 and counts["rejected"] == 0
+    kinds = {m["kind"] for m in summary["messages"]}
+    assert kinds == {"XRPT01", "XRPT05"}
     files = sorted((out / "messages").glob("*.xml"))
     assert len(files) == counts["messages"] == len(summary["messages"])
     check = runner.invoke(main, ["validate", str(out / "messages")])

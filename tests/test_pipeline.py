@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from gateway.config import default_config
 from gateway.pipeline import Outcome, Translation
 from gateway.routing import Destination
 from gateway.xml.catalog import Catalog, SchemaEntry
@@ -37,10 +39,10 @@ def test_counts_add_up_and_each_fate_is_explained() -> None:
     assert fates["OK/v1"] == (Outcome.ACCEPTED, [])
     assert fates["BAD/v1"] == (Outcome.REJECTED, ["LPS-CPR"])
     assert fates["NOT-SHARED/v1"] == (Outcome.FILTERED, ["MAP-NOT-SHAREABLE"])
-    assert fates["MICRO/v1"] == (Outcome.ACCEPTED, ["ROUTE-HELD"])
+    assert fates["MICRO/v1"] == (Outcome.ACCEPTED, [])
 
 
-def test_microbiology_is_routed_to_miba_and_held_not_sent_to_lsp() -> None:
+def test_microbiology_goes_to_miba_as_xrpt05_never_to_lsp() -> None:
     result = translate(
         record(
             analysis__code="NPU16328",
@@ -48,12 +50,40 @@ def test_microbiology_is_routed_to_miba_and_held_not_sent_to_lsp() -> None:
             result__value="Ingen vækst",
             result__referenceLow=None,
             result__referenceHigh=None,
+        ),
+        record(recordId="B"),
+    )
+    kinds = sorted((m.destination.value, m.kind) for m in result.messages)
+    assert kinds == [("lsp", "XRPT01"), ("miba", "XRPT05")]
+
+
+def test_a_destination_without_a_known_format_holds_its_records() -> None:
+    config = default_config()
+    miba = replace(config.receiver(Destination.MIBA), format="xrpt06")
+    held = replace(
+        translator(),
+        config=replace(config, destinations={**config.destinations, Destination.MIBA: miba}),
+    )
+    result = held.translate(
+        batch_of(
+            record(
+                analysis__code="NPU16328",
+                result__unit=None,
+                result__value="Ingen vækst",
+                result__referenceLow=None,
+                result__referenceHigh=None,
+            )
         )
     )
     (outcome,) = result.outcomes
-    assert (outcome.destination, outcome.held, outcome.message_id) == (Destination.MIBA, True, None)
-    assert result.messages == []
-    assert result.counts()["held"] == 1
+    assert (outcome.outcome, outcome.destination, outcome.held, outcome.message_id) == (
+        Outcome.ACCEPTED,
+        Destination.MIBA,
+        True,
+        None,
+    )
+    assert [i.rule for i in outcome.issues] == ["ROUTE-HELD"]
+    assert result.messages == [] and result.counts()["held"] == 1
 
 
 def test_identical_duplicate_is_filtered_and_a_conflicting_one_rejected() -> None:

@@ -13,6 +13,11 @@ from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import AnalysisDef, Mappings, ResultType
 from gateway.model import CodeSystem, LabRecord
 
+SUSCEPTIBILITY_VALUES = (
+    "S",
+    "I",
+    "R",
+)  # EUCAST categories: susceptible, increased exposure, resistant
 Say = Callable[[Severity, IssueType, str, str, str], None]
 
 
@@ -63,6 +68,18 @@ def map_record(record: LabRecord, mappings: Mappings) -> Mapping:
             "result.value",
             f"{analysis.npu_code} ({analysis.short_name}) has numeric results; "
             f"found text {record.result.value.text[:40]!r}",
+        )
+    if (
+        analysis.result_type is ResultType.SUSCEPTIBILITY
+        and record.result.value.text.upper() not in SUSCEPTIBILITY_VALUES
+    ):
+        say(
+            Severity.ERROR,
+            IssueType.CODE_INVALID,
+            "MAP-VALUE-TYPE",
+            "result.value",
+            f"{analysis.npu_code} ({analysis.short_name}) is a susceptibility: S, I or R; "
+            f"found {record.result.value.text[:40]!r}",
         )
     if any(issue.blocking for issue in issues):
         return Mapping(None, tuple(issues))

@@ -25,3 +25,13 @@ SPECIALITY_GP = "almen_medicin"
 def q(name: str, ns: str = NS_2014) -> str:
     """Clark notation `{ns}name` for lxml."""
     return f"{{{ns}}}{name}"
+
+
+XRPT05_VERSION = "XR0532M"
+XRPT05_TYPE = "XRPT05"
+XRPT05_MAX_INVESTIGATIONS = 90  # LaboratoryResults/Investigation maxOccurs
+PARAGRAPH_MAX = 500  # ParagraphedTextType/Paragraph maxLength
+PARAGRAPHS_MAX = 10  # ParagraphedTextType/Paragraph maxOccurs
+MIC_PRODUCER_ID_MAX = 17  # Examination/ProducerOfLabResult/Identifier S1_17
+MDS_NAME_MAX = 70  # AnalysisMDSName/Examination, Material; Examinator: S1_70
+MIC_LIMIT_MAX = 8  # Findings/ReferenceInterval/LowerLimit, UpperLimit: S1_8

@@ -10,14 +10,14 @@ XRPT01 code: it is sent as a corrected result whose value says it is cancelled (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.config import Receiver
-from gateway.coverage import CoverageBuilder, FieldUse
+from gateway.coverage import CoverageBuilder
 from gateway.issues import Issue, IssueType, Severity
+from gateway.letters import LetterPlan, Rendered
 from gateway.mapping.resolve import Mapped
-from gateway.model import Abnormal, LabRecord, Status
+from gateway.model import Abnormal, Status
 from gateway.values import Comparator
 from gateway.xml import ns
 from gateway.xml.letter_parts import (
@@ -45,24 +45,6 @@ CANCELLED_TEXT = "Svaret er annulleret af afsender."
 LONG_TEXT_VALUE = "Se tekst"
 
 
-@dataclass(frozen=True, slots=True)
-class LetterPlan:
-    """One letter: results of one patient and sample in one version, at most 99 of them."""
-
-    letter_id: str
-    results: tuple[Mapped, ...]
-
-    @property
-    def first(self) -> LabRecord:
-        return self.results[0].record
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedXml:
-    content: bytes
-    coverage: tuple[FieldUse, ...]
-
-
 def record_problems(mapped: Mapped) -> tuple[Issue, ...]:
     """What keeps one record out of an XRPT01 letter although it passed intake and mapping.
 
@@ -87,7 +69,7 @@ def record_problems(mapped: Mapped) -> tuple[Issue, ...]:
 
 def render_xrpt01(
     plan: LetterPlan, to: Receiver, producer_code: str, sent: datetime, envelope_id: str
-) -> RenderedXml:
+) -> Rendered:
     """Render one XRPT01 letter in its own `Emessage`."""
     cov = CoverageBuilder()
     out = XmlWriter()
@@ -118,7 +100,7 @@ def render_xrpt01(
     out.end()
     out.end()
     out.end()
-    return RenderedXml(out.to_bytes(), cov.build())
+    return Rendered(out.to_bytes(), cov.build())
 
 
 def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:

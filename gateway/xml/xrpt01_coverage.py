@@ -11,9 +11,10 @@ from functools import cache
 
 from gateway.coverage import Action, Use
 from gateway.mapping.resolve import Mapped
-from gateway.model import Abnormal, Consent, Status
+from gateway.model import Abnormal, Status
 from gateway.values import format_decimal, parse_number
 from gateway.xml import ns
+from gateway.xml.letter_coverage import LetterShape, letter_uses
 
 _LR = "LaboratoryReport"
 _RES = f"{_LR}/LaboratoryResults/Result"
@@ -55,117 +56,33 @@ def _limit_kind(text: str | None) -> str | None:
 def _shape(mapped: Mapped) -> Shape:
     r = mapped.record
     return (
+        LetterShape.of(mapped),
         r.status is Status.CANCELLED,
-        bool(r.practice.ydernummer),
-        bool(r.practice.sor),
-        bool(r.patient.cpr),
-        bool(r.patient.given),
-        r.consent is Consent.UNKNOWN,
         bool(r.sample.material),
-        mapped.mapped_from,
-        bool(r.analysis.text),
         _value_kind(mapped),
         None if not r.result.unit else bool(mapped.analysis.medcom_unit and mapped.ucum),
         _limit_kind(r.result.reference_low),
         _limit_kind(r.result.reference_high),
         r.result.abnormal,
         bool(r.result.comment),
-        bool(r.lps.version),
     )
 
 
 @cache
 def _uses(shape: Shape) -> tuple[Use, ...]:
-    (
-        cancelled,
-        ydernummer,
-        sor,
-        cpr,
-        given,
-        consent_unknown,
-        material,
-        mapped_from,
-        text,
-        value_kind,
-        unit_kept,
-        low,
-        high,
-        abnormal,
-        comment,
-        lps_version,
-    ) = shape
-    out: list[Use] = [
-        (
-            "recordId",
-            T,
-            f"{_LR}/Letter/Identifier",
-            "letter id derived from practice, patient, sample and version",
-        ),
-        ("version", T, f"{_LR}/Letter/Identifier", "part of the letter id"),
+    letter, cancelled, material, value_kind, unit_kept, low, high, abnormal, comment = shape
+    assert isinstance(letter, LetterShape)
+    out = letter_uses(_LR, "XRPT01", letter, f"{_RES}/Analysis/AnalysisCode")
+    out.append(
         (
             "status",
             T,
             f"{_RES}/ResultStatusCode",
             "cancelled is sent as svar_rettet with the value 'annulleret'" if cancelled else None,
-        ),
-        ("practice.gln", C, f"{_LR}/Sender/EANIdentifier", None),
-        ("practice.name", C, f"{_LR}/Sender/OrganisationName", None),
-        ("patient.family", C, f"{_LR}/Patient/PersonSurnameName", None),
-        (
-            "sample.id",
-            C,
-            f"{_LR}/RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier",
-            None,
-        ),
-        (
-            "sample.collectedAt",
-            T,
-            f"{_LR}/RequisitionInformation/Sample/SamplingDateTime",
-            "Danish local time, minutes",
-        ),
-        (
-            "analysis.code",
-            T if mapped_from else C,
-            f"{_RES}/Analysis/AnalysisCode",
-            f"mapped from {mapped_from}" if mapped_from else None,
-        ),
-        (
-            "analysis.system",
-            T,
-            f"{_RES}/Analysis/AnalysisCodeType",
-            "NPU codes are written as iupac, responsible SST",
-        ),
-        (
-            "performedAt",
-            T,
-            f"{_LR}/LaboratoryResults/GeneralResultInformation/ResultsDateTime",
-            "latest of the letter's results, Danish local time, minutes",
-        ),
-        ("lps.vendor", L, None, "not part of XRPT01"),
-    ]
-    if ydernummer:
-        out.append(("practice.ydernummer", C, f"{_LR}/Sender/Identifier", None))
-        if sor:
-            out.append(
-                ("practice.sor", L, None, "Sender has one Identifier; the ydernummer is used")
-            )
-    else:
-        out.append(("practice.sor", C, f"{_LR}/Sender/Identifier", None))
-    if cpr:
-        out.append(("patient.cpr", C, f"{_LR}/Patient/CivilRegistrationNumber", None))
-    else:
-        out.append(("patient.replacementId", C, f"{_LR}/Patient/AlternativeIdentifier", None))
-    if given:
-        out.append(("patient.given", C, f"{_LR}/Patient/PersonGivenName", None))
-    out.append(
-        ("consent", L, None, "unknown consent is not stated (no Consent element)")
-        if consent_unknown
-        else ("consent", T, f"{_LR}/Patient/Consent/Given", None)
+        )
     )
     if material:
         out.append(("sample.material", L, None, "XRPT01 has no material; the NPU system says it"))
-    if text:
-        out.append(("analysis.text", L, None, "the NPU name from mappings/analyses.csv is sent"))
     out.append(_VALUE_USES[str(value_kind)])
     if unit_kept is not None:
         out.append(
@@ -192,8 +109,6 @@ def _uses(shape: Shape) -> tuple[Use, ...]:
         out.append(("result.abnormal", T, f"{_RES}/ResultValidation", None))
     if comment:
         out.append(("result.comment", C, f"{_RES}/ResultComments", None))
-    if lps_version:
-        out.append(("lps.version", L, None, "not part of XRPT01"))
     return tuple(out)
 
 

@@ -1,0 +1,1 @@
+"""FHIR R4 validation: packages, profiles, FHIRPath invariants, Bundle checks."""

@@ -1,0 +1,126 @@
+"""Reads XRPT05 `MicrobiologyWebReport` letters back into plain values.
+
+The counterpart of `xrpt05.py` for reference receivers, round-trip tests and the XML ↔ FHIR
+equivalence check. It expects schema-valid input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.xml.ns import NS_2014, q
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFinding:
+    """One investigation's result: its code and what was found."""
+
+    code: str
+    code_type: str
+    examination: str  # ExaminationTypeCode
+    text: str  # organism, or the interpretation text
+    operator: str | None
+    value: str | None
+    unit: str | None
+    lower: str | None
+    upper: str | None
+    validation: str | None
+    comments: tuple[str, ...]
+    susceptibility: tuple[tuple[str, str], ...]  # (antibiotic code, S/I/R)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMicroLetter:
+    letter_id: str
+    cpr: str | None
+    alternative_id: str | None
+    consent_given: bool | None
+    sample_id: str
+    status: str
+    findings: tuple[ReadFinding, ...]
+
+
+def _find(parent: etree._Element, path: str) -> etree._Element | None:
+    return parent.find("/".join(q(step, NS_2014) for step in path.split("/")))
+
+
+def _text(parent: etree._Element, path: str) -> str | None:
+    found = _find(parent, path)
+    return None if found is None else found.text or ""
+
+
+def _paragraphs(element: etree._Element | None) -> str:
+    if element is None:
+        return ""
+    return "\n".join(p.text or "" for p in element.iterfind(f"{q('Text')}/{q('Paragraph')}"))
+
+
+def read_micro_letters(root: etree._Element) -> list[ReadMicroLetter]:
+    letters = []
+    for report in root.iterfind(q("MicrobiologyWebReport")):
+        consent = _text(report, "Patient/Consent/Given")
+        letters.append(
+            ReadMicroLetter(
+                letter_id=_text(report, "Letter/Identifier") or "",
+                cpr=_text(report, "Patient/CivilRegistrationNumber"),
+                alternative_id=_text(report, "Patient/AlternativeIdentifier"),
+                consent_given=None if consent is None else consent in ("true", "1"),
+                sample_id=_text(
+                    report, "RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier"
+                )
+                or "",
+                status=_text(report, "LaboratoryResults/GeneralResultInformation/ResultStatusCode")
+                or "",
+                findings=tuple(
+                    _finding(i)
+                    for i in report.iterfind(f"{q('LaboratoryResults')}/{q('Investigation')}")
+                ),
+            )
+        )
+    return letters
+
+
+def _finding(investigation: etree._Element) -> ReadFinding:
+    culture = _find(investigation, "CultureFindings")
+    base = {
+        "code": _text(investigation, "Examination/MICAnalysisCode") or "",
+        "code_type": _text(investigation, "Examination/AnalysisCodeType") or "",
+        "examination": _text(investigation, "Examination/ExaminationTypeCode") or "",
+    }
+    if culture is not None:
+        codes = [
+            _text(a, "AntibioticName/Code") or ""
+            for a in culture.iterfind(f"{q('Pattern')}/{q('Antibiotic')}")
+        ]
+        pairs = tuple(
+            (codes[int(_text(e, "RefAntibiotic") or "0") - 1], _text(e, "Susceptibility") or "")
+            for e in culture.iterfind(f"{q('Pattern')}/{q('PatternEntry')}")
+        )
+        return ReadFinding(
+            **base,
+            text=_paragraphs(_find(culture, "Microorganism/Identification")),
+            operator=None,
+            value=None,
+            unit=None,
+            lower=None,
+            upper=None,
+            validation=None,
+            comments=tuple(_paragraphs(c) for c in culture.iterfind(q("Comments"))),
+            susceptibility=pairs,
+        )
+    findings = _find(investigation, "QuantitativeFindings/AnalysisFindings/Findings")
+    assert findings is not None, "schema-valid XRPT05 investigations have findings or a culture"
+    return ReadFinding(
+        **base,
+        text=_paragraphs(_find(findings, "InterPretation")),
+        operator=_text(findings, "Operator"),
+        value=_text(findings, "Value"),
+        unit=_text(findings, "Unit"),
+        lower=_text(findings, "ReferenceInterval/LowerLimit"),
+        upper=_text(findings, "ReferenceInterval/UpperLimit"),
+        validation=_text(findings, "ResultValidation"),
+        comments=tuple(_paragraphs(c) for c in findings.iterfind(q("Comments"))),
+        susceptibility=(),
+    )
