@@ -101,6 +101,7 @@ def test_profiles_are_in_step_with_their_sources(
     out = tmp_path / "fhir"
     out.mkdir()
     (out / "source").symlink_to(repo_dir / "schemas/fhir/source")
+    (out / "package.json").symlink_to(repo_dir / "schemas/fhir/package.json")
     built = profiles.build(reference_dir / "medcom-fhir/packages", out)
     for path in built:
         committed = repo_dir / "schemas/fhir" / path.name

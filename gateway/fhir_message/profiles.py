@@ -25,12 +25,6 @@ from typing import Any
 from gateway.fhir_message import systems as sys_
 from gateway.resources import mappings_dir, schemas_dir
 
-CLOSURE = (
-    "medcom.fhir.dk.messaging-4.0.2",
-    "medcom.fhir.dk.core-3.0.1",
-    "hl7.fhir.dk.core-3.4.0",
-    "medcom.fhir.dk.terminology-2.0.2",
-)
 _KEEP = {
     "id",
     "path",
@@ -174,9 +168,20 @@ def local_analyses() -> dict[str, Any]:
     }
 
 
+def closure(out: Path) -> list[str]:
+    """The packages our profiles build on: the dependencies in schemas/fhir/package.json
+    (R4 core itself is not in the reference set; plain-R4 bases are handled in `snapshot`)."""
+    manifest = json.loads((out / "package.json").read_text(encoding="utf-8"))
+    return [
+        f"{name}-{version}"
+        for name, version in manifest["dependencies"].items()
+        if name != "hl7.fhir.r4.core"
+    ]
+
+
 def build(packages: Path, out: Path) -> list[Path]:
     bases: dict[str, dict[str, Any]] = {}
-    for name in CLOSURE:
+    for name in closure(out):
         bases.update(_conformance(packages / f"{name}.tgz"))
     written = []
     for path in sorted((out / "source").glob("*.json")):

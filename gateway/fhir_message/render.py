@@ -13,6 +13,7 @@ correction carries activity `modified-message`, a cancellation `retract-message`
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -66,22 +67,40 @@ def message_id(letter_id: str) -> str:
     return uuid_for("MessageHeader", letter_id)
 
 
+# DK-core x-ecpr: DDMMYY, 1 or 7, two capital letters, a digit (the national X-eCPR format).
+_X_ECPR = re.compile(r"^(0[1-9]|[12][0-9]|3[01])(0[1-9]|1[0-2])[0-9]{2}[17][A-Z]{2}[0-9]\Z")
+
+
 def record_problems(mapped: Mapped, _letter: tuple[Mapped, ...]) -> tuple[Issue, ...]:
-    """MedCom messaging Organizations need a SOR id (identifier:SOR-ID 1..*)."""
+    """What keeps a record out of a FHIR message although the XML letter could carry it."""
     record = mapped.record
-    if record.practice.sor:
-        return ()
-    return (
-        Issue(
-            Severity.ERROR,
-            IssueType.REQUIRED,
-            "FHIR-NEEDS-SOR",
-            "the FHIR message identifies the practice by its SOR id "
-            "(medcom-messaging-organization identifier:SOR-ID 1..*); practice.sor is missing",
-            location="practice.sor",
-            record=record.key,
-        ),
-    )
+    if not record.practice.sor:
+        return (
+            Issue(
+                Severity.ERROR,
+                IssueType.REQUIRED,
+                "FHIR-NEEDS-SOR",
+                "the FHIR message identifies the practice by its SOR id "
+                "(medcom-messaging-organization identifier:SOR-ID 1..*); practice.sor is "
+                "missing",
+                location="practice.sor",
+                record=record.key,
+            ),
+        )
+    replacement = record.patient.replacement_id
+    if replacement and not _X_ECPR.match(replacement):
+        return (
+            Issue(
+                Severity.ERROR,
+                IssueType.VALUE,
+                "FHIR-REPLACEMENT-ID",
+                "a replacement id in FHIR must be an X-eCPR (DDMMYY, 1 or 7, two capital "
+                "letters, a digit: DK-core x-ecpr)",
+                location="patient.replacementId",
+                record=record.key,
+            ),
+        )
+    return ()
 
 
 def _ref(resource: dict[str, Any]) -> dict[str, str]:
