@@ -53,19 +53,26 @@ def _fatal(code: IssueType, rule: str, message: str, line: int | None = None) ->
     return Issue(Severity.FATAL, code, rule, message, line=line)
 
 
-def nesting_depth(value: Any) -> int:
-    """The deepest nesting of arrays and objects in a parsed value (iterative: no recursion)."""
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
-    return deepest
+_CONTAINERS = frozenset({dict, list, DuplicateKeys})  # the only containers json.loads builds
+
+
+def nesting_depth(value: Any, stop: int | None = None) -> int:
+    """The deepest nesting of arrays and objects in a parsed value (iterative: no recursion).
+
+    Level by level: one pass over each level's children, no per-node bookkeeping. With `stop`,
+    counting ends as soon as the depth exceeds it.
+    """
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 0
+    while level:
+        depth += 1
+        if stop is not None and depth > stop:
+            break
+        below: list[Any] = []
+        for item in level:
+            below.extend(item.values() if isinstance(item, dict) else item)
+        level = [child for child in below if type(child) in _CONTAINERS]
+    return depth
 
 
 def parse_json(data: bytes, limits: Limits | None = None) -> tuple[Any, list[Issue]]:
@@ -93,7 +100,7 @@ def parse_json(data: bytes, limits: Limits | None = None) -> tuple[Any, list[Iss
         value, too_deep = None, True
     except ValueError as exc:
         return None, [_fatal(IssueType.STRUCTURE, rules.JSON, f"not valid JSON: {exc}")]
-    if too_deep or nesting_depth(value) > limits.max_depth:
+    if too_deep or nesting_depth(value, limits.max_depth) > limits.max_depth:
         message = f"JSON nested deeper than {limits.max_depth} levels"
         return None, [_fatal(IssueType.TOO_COSTLY, rules.TOO_DEEP, message)]
     return value, []
