@@ -18,7 +18,7 @@ from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Outcome
 from tests.records import batch_of, record, translate, translator
 from tests.test_render_xrpt01 import lab_records
-from tests.test_render_xrpt05 import culture, local
+from tests.test_render_xrpt05 import culture, local, micro_sets
 
 
 def bundle(content: bytes) -> dict[str, Any]:
@@ -163,4 +163,16 @@ def test_round_trip_and_equivalence_property(records: tuple[dict[str, Any], ...]
             assert (observation.comparator or "") == (raw[0] if raw[0] in "<>" else "")
         else:
             assert observation.value == raw.strip()
+    _equivalent(*records)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(micro_sets())
+def test_microbiology_round_trip_and_equivalence_property(records: list[dict[str, Any]]) -> None:
+    fhir = translate(*records, syntax="fhir")
+    assert fhir.counts()["rejected"] == 0, [str(i) for i in fhir.issues if i.blocking]
+    values = sorted(
+        str(o.value) for m in fhir.messages for o in read_message(m.content).observations
+    )
+    assert values == sorted(r["result"]["value"].strip() for r in records)
     _equivalent(*records)

@@ -337,7 +337,7 @@ def _observation(
         "issued": fhir_time(record.performed_at),
         "performer": [_ref(performer)],
     }
-    value = result.value
+    value = mapped.value
     if record.status is Status.CANCELLED:
         obs["dataAbsentReason"] = {"text": "annulleret"}
     elif value.number is not None:
@@ -427,7 +427,7 @@ def _report(
 
 def _uses(mapped: Mapped) -> tuple[Use, ...]:
     r = mapped.record
-    value = r.result.value
+    value = mapped.value
     out: list[Use] = [
         ("recordId", T, "Observation.identifier.value", "UUID derived from practice and record id"),
         ("version", T, "Observation.meta.versionId", None),

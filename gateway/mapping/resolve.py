@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import AnalysisDef, Mappings, ResultType
 from gateway.model import CodeSystem, LabRecord
+from gateway.values import ResultValue
 
 SUSCEPTIBILITY_VALUES = (
     "S",
@@ -29,6 +30,15 @@ class Mapped:
     analysis: AnalysisDef
     ucum: str | None
     mapped_from: str | None = None  # "LOCAL:CRP" / "FEE:9901" when the code was translated
+
+    @property
+    def value(self) -> ResultValue:
+        """The value as the analysis reads it: a number only where results are numbers, so a
+        stix `1` or a strep A `0` stays text in every message format."""
+        value = self.record.result.value
+        if value.number is None or self.analysis.result_type is ResultType.NUMERIC:
+            return value
+        return ResultValue(raw=value.raw)
 
 
 @dataclass(frozen=True, slots=True)

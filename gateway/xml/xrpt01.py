@@ -51,7 +51,7 @@ def record_problems(mapped: Mapped) -> tuple[Issue, ...]:
     Checked per record before letters are formed, so one unfit result never takes the other
     results of its letter down with it.
     """
-    value = mapped.record.result.value
+    value = mapped.value
     if value.number is not None and len(value.decimal_text()) > ns.VALUE_MAX:
         return (
             Issue(
@@ -127,7 +127,7 @@ def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
         if high:
             out.leaf("UpperLimit", limit_text(high))
         out.end()
-    value = record.result.value
+    value = mapped.value
     long_text: str | None = None
     if record.status is Status.CANCELLED:
         out.leaf("ResultType", "alfanumerisk")

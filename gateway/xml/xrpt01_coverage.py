@@ -37,7 +37,7 @@ def uses(mapped: Mapped) -> tuple[Use, ...]:
 
 def _value_kind(mapped: Mapped) -> str:
     record = mapped.record
-    value = record.result.value
+    value = mapped.value
     if record.status is Status.CANCELLED:
         return "cancelled"
     if value.number is not None:

@@ -86,7 +86,7 @@ def record_problems(mapped: Mapped, letter: tuple[Mapped, ...]) -> tuple[Issue, 
                     record=record.key,
                 ),
             )
-    value = record.result.value
+    value = mapped.value
     if value.number is not None and len(value.decimal_text()) > ns.VALUE_MAX:
         return (
             Issue(
@@ -234,7 +234,7 @@ def _investigation(
 
 def _findings(out: XmlWriter, mapped: Mapped, text: str) -> None:
     record = mapped.record
-    value = record.result.value
+    value = mapped.value
     out.start("Findings")
     _identification(out, "InterPretation", text)
     low, high = record.result.reference_low, record.result.reference_high
@@ -305,9 +305,9 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
         code = f"{_INV}/Examination/MICAnalysisCode"
         value = (
             "result.value",
-            C if r.result.value.number is None else T,
+            C if mapped.value.number is None else T,
             f"{_INV}/QuantitativeFindings/AnalysisFindings/Findings/InterPretation/Text",
-            None if r.result.value.number is None else "also as Operator and Value",
+            None if mapped.value.number is None else "also as Operator and Value",
         )
     out = letter_uses(_ROOT, "XRPT05", LetterShape.of(mapped), code)
     out.append(
