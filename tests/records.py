@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from gateway.fhir.validate import FhirValidator
 from lxml import etree
 
 from gateway.clock import FixedClock, SequentialIds
 from gateway.config import default_config
+from gateway.fhir.validate import FhirValidator
 from gateway.intake import IntakeBatch, read_records
 from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Translation, Translator
