@@ -14,6 +14,7 @@ from gateway.intake.record import DANISH_TIME
 from gateway.model import Consent, LabRecord
 from gateway.xml import ns
 from gateway.xml.writer import XmlWriter
+from gateway.xml.xrpt01_coverage import limit_text
 
 
 def local_date_time(moment: datetime) -> tuple[str, str]:
@@ -99,3 +100,17 @@ def producer_identifier(record: LabRecord, limit: int) -> str:
     """ProducerOfLabResult/Identifier: the practice's ydernummer (or SOR id) and name."""
     practice = record.practice
     return f"{practice.ydernummer or practice.sor} {practice.name}"[:limit]
+
+
+def reference_interval(out: XmlWriter, record: LabRecord) -> None:
+    """`ReferenceInterval` with the practice's limits, when it gave any (type unspecified)."""
+    low, high = record.result.reference_low, record.result.reference_high
+    if not (low or high):
+        return
+    out.start("ReferenceInterval")
+    out.leaf("TypeOfInterval", "uspecificeret")
+    if low:
+        out.leaf("LowerLimit", limit_text(low))
+    if high:
+        out.leaf("UpperLimit", limit_text(high))
+    out.end()

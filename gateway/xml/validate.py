@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from gateway.errors import InvalidMessageError
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import Mappings, default_mappings
+from gateway.validator import Validator
 from gateway.xml.catalog import Catalog, SchemaEntry, default_catalog
 from gateway.xml.ns import q
 from gateway.xml.paths import explain_xsd_message, resolve_error_path
@@ -33,7 +33,7 @@ _XSD_TYPES = {
 }
 
 
-class XmlValidator:
+class XmlValidator(Validator):
     """Validates MedCom XML messages; build once, use for many messages."""
 
     def __init__(
@@ -118,12 +118,3 @@ class XmlValidator:
             location="/Emessage",
             source=source,
         )
-
-    def validate(self, data: bytes, source: str | None = None) -> None:
-        """Raise InvalidMessageError with all blocking Issues, if there are any."""
-        blocking = tuple(issue for issue in self.iter_issues(data, source) if issue.blocking)
-        if blocking:
-            raise InvalidMessageError(str(blocking[0]), blocking)
-
-    def is_valid(self, data: bytes, source: str | None = None) -> bool:
-        return not any(issue.blocking for issue in self.iter_issues(data, source))

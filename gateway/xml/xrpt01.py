@@ -27,10 +27,11 @@ from gateway.xml.letter_parts import (
     patient,
     producer_identifier,
     receiver,
+    reference_interval,
     sender,
 )
 from gateway.xml.writer import XmlWriter
-from gateway.xml.xrpt01_coverage import limit_text, uses
+from gateway.xml.xrpt01_coverage import uses
 
 _RESULT_STATUS = {
     Status.PRELIMINARY: "svar_midlertidigt",
@@ -118,15 +119,7 @@ def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
     out.leaf("Identifier", producer_identifier(record, ns.PRODUCER_ID_MAX))
     out.leaf("IdentifierCode", producer_code)
     out.end()
-    low, high = record.result.reference_low, record.result.reference_high
-    if low or high:
-        out.start("ReferenceInterval")
-        out.leaf("TypeOfInterval", "uspecificeret")
-        if low:
-            out.leaf("LowerLimit", limit_text(low))
-        if high:
-            out.leaf("UpperLimit", limit_text(high))
-        out.end()
+    reference_interval(out, record)
     value = mapped.value
     long_text: str | None = None
     if record.status is Status.CANCELLED:

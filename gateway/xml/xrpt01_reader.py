@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.xml.ns import NS_2014, q
+from gateway.xml.ns import q
+from gateway.xml.reading import find, head_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,8 @@ class ReadLetter:
 
 
 def _text(parent: etree._Element, path: str) -> str | None:
-    found = parent.find("/".join(q(step, NS_2014) for step in path.split("/")))
+    """Formatted text at `path`, with `<Break/>` read back as line ends."""
+    found = find(parent, path)
     return None if found is None else _flat(found)
 
 
@@ -62,18 +64,10 @@ def read_letters(root: etree._Element) -> list[ReadLetter]:
     """Every `LaboratoryReport` letter in an `Emessage` (2014/10/08 namespace)."""
     letters = []
     for report in root.iterfind(q("LaboratoryReport")):
-        consent = _text(report, "Patient/Consent/Given")
         letters.append(
             ReadLetter(
-                letter_id=_text(report, "Letter/Identifier") or "",
+                **head_fields(report),
                 sender_ean=_text(report, "Sender/EANIdentifier") or "",
-                cpr=_text(report, "Patient/CivilRegistrationNumber"),
-                alternative_id=_text(report, "Patient/AlternativeIdentifier"),
-                consent_given=None if consent is None else consent in ("true", "1"),
-                sample_id=_text(
-                    report, "RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier"
-                )
-                or "",
                 sampled=" ".join(
                     filter(
                         None,

@@ -29,6 +29,7 @@ from gateway.xml.letter_parts import (
     patient,
     producer_identifier,
     receiver,
+    reference_interval,
     sender,
 )
 from gateway.xml.writer import XmlWriter, text_lines
@@ -237,15 +238,7 @@ def _findings(out: XmlWriter, mapped: Mapped, text: str) -> None:
     value = mapped.value
     out.start("Findings")
     _identification(out, "InterPretation", text)
-    low, high = record.result.reference_low, record.result.reference_high
-    if low or high:
-        out.start("ReferenceInterval")
-        out.leaf("TypeOfInterval", "uspecificeret")
-        if low:
-            out.leaf("LowerLimit", limit_text(low))
-        if high:
-            out.leaf("UpperLimit", limit_text(high))
-        out.end()
+    reference_interval(out, record)
     if value.number is not None and record.status is not Status.CANCELLED:
         out.leaf("Operator", _OPERATOR[value.comparator])
         out.leaf("Value", value.decimal_text())

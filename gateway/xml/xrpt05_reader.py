@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.xml.ns import NS_2014, q
+from gateway.xml.ns import q
+from gateway.xml.reading import find, head_fields, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,6 @@ class ReadMicroLetter:
     findings: tuple[ReadFinding, ...]
 
 
-def _find(parent: etree._Element, path: str) -> etree._Element | None:
-    return parent.find("/".join(q(step, NS_2014) for step in path.split("/")))
-
-
-def _text(parent: etree._Element, path: str) -> str | None:
-    found = _find(parent, path)
-    return None if found is None else found.text or ""
-
-
 def _paragraphs(element: etree._Element | None) -> str:
     if element is None:
         return ""
@@ -60,18 +52,10 @@ def _paragraphs(element: etree._Element | None) -> str:
 def read_micro_letters(root: etree._Element) -> list[ReadMicroLetter]:
     letters = []
     for report in root.iterfind(q("MicrobiologyWebReport")):
-        consent = _text(report, "Patient/Consent/Given")
         letters.append(
             ReadMicroLetter(
-                letter_id=_text(report, "Letter/Identifier") or "",
-                cpr=_text(report, "Patient/CivilRegistrationNumber"),
-                alternative_id=_text(report, "Patient/AlternativeIdentifier"),
-                consent_given=None if consent is None else consent in ("true", "1"),
-                sample_id=_text(
-                    report, "RequisitionInformation/Sample/LaboratoryInternalSampleIdentifier"
-                )
-                or "",
-                status=_text(report, "LaboratoryResults/GeneralResultInformation/ResultStatusCode")
+                **head_fields(report),
+                status=text(report, "LaboratoryResults/GeneralResultInformation/ResultStatusCode")
                 or "",
                 findings=tuple(
                     _finding(i)
@@ -83,24 +67,24 @@ def read_micro_letters(root: etree._Element) -> list[ReadMicroLetter]:
 
 
 def _finding(investigation: etree._Element) -> ReadFinding:
-    culture = _find(investigation, "CultureFindings")
+    culture = find(investigation, "CultureFindings")
     base = {
-        "code": _text(investigation, "Examination/MICAnalysisCode") or "",
-        "code_type": _text(investigation, "Examination/AnalysisCodeType") or "",
-        "examination": _text(investigation, "Examination/ExaminationTypeCode") or "",
+        "code": text(investigation, "Examination/MICAnalysisCode") or "",
+        "code_type": text(investigation, "Examination/AnalysisCodeType") or "",
+        "examination": text(investigation, "Examination/ExaminationTypeCode") or "",
     }
     if culture is not None:
         codes = [
-            _text(a, "AntibioticName/Code") or ""
+            text(a, "AntibioticName/Code") or ""
             for a in culture.iterfind(f"{q('Pattern')}/{q('Antibiotic')}")
         ]
         pairs = tuple(
-            (codes[int(_text(e, "RefAntibiotic") or "0") - 1], _text(e, "Susceptibility") or "")
+            (codes[int(text(e, "RefAntibiotic") or "0") - 1], text(e, "Susceptibility") or "")
             for e in culture.iterfind(f"{q('Pattern')}/{q('PatternEntry')}")
         )
         return ReadFinding(
             **base,
-            text=_paragraphs(_find(culture, "Microorganism/Identification")),
+            text=_paragraphs(find(culture, "Microorganism/Identification")),
             operator=None,
             value=None,
             unit=None,
@@ -110,17 +94,17 @@ def _finding(investigation: etree._Element) -> ReadFinding:
             comments=tuple(_paragraphs(c) for c in culture.iterfind(q("Comments"))),
             susceptibility=pairs,
         )
-    findings = _find(investigation, "QuantitativeFindings/AnalysisFindings/Findings")
+    findings = find(investigation, "QuantitativeFindings/AnalysisFindings/Findings")
     assert findings is not None, "schema-valid XRPT05 investigations have findings or a culture"
     return ReadFinding(
         **base,
-        text=_paragraphs(_find(findings, "InterPretation")),
-        operator=_text(findings, "Operator"),
-        value=_text(findings, "Value"),
-        unit=_text(findings, "Unit"),
-        lower=_text(findings, "ReferenceInterval/LowerLimit"),
-        upper=_text(findings, "ReferenceInterval/UpperLimit"),
-        validation=_text(findings, "ResultValidation"),
+        text=_paragraphs(find(findings, "InterPretation")),
+        operator=text(findings, "Operator"),
+        value=text(findings, "Value"),
+        unit=text(findings, "Unit"),
+        lower=text(findings, "ReferenceInterval/LowerLimit"),
+        upper=text(findings, "ReferenceInterval/UpperLimit"),
+        validation=text(findings, "ResultValidation"),
         comments=tuple(_paragraphs(c) for c in findings.iterfind(q("Comments"))),
         susceptibility=(),
     )
