@@ -1,0 +1,1 @@
+"""Keys, certificates and trust: signing identities, the pinned trust store, expiry reports."""
