@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 from signxml import XMLSigner, methods
+from signxml.algorithms import CanonicalizationMethod
 
-from gateway.security.dgws import EXC_C14N, Signer, build_envelope, make_id_card
+from gateway.security.dgws import Signer, build_envelope, make_id_card
 from gateway.security.dgws_ns import DS, SOAP, WSSE, WSU, q
 
 
@@ -64,7 +65,7 @@ def _resign(
     security.remove(_envelope_signature(root))
     signer = XMLSigner(
         method=methods.detached,
-        c14n_algorithm=EXC_C14N,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
         signature_algorithm=algorithm or "rsa-sha256",
         digest_algorithm="sha256",
     )

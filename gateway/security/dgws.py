@@ -22,15 +22,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
-from signxml import XMLSigner, methods
-from signxml.algorithms import CanonicalizationMethod
 
 from gateway.errors import InvalidMessageError
+from gateway.security import xmldsig
 from gateway.security.dgws_ns import (
     AUTHENTICATION_LEVEL,
     BODY_ID,
     DS,
-    ENVELOPE_REFERENCES,
     HEADER_ID,
     HOLDER_OF_KEY,
     ID_CARD,
@@ -51,7 +49,6 @@ from gateway.xml.safe import parse_untrusted
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 CARD_LIFETIME = timedelta(hours=24)  # medcom:TimeOut 1440
 CARD_BACKDATE = timedelta(minutes=5)  # IssueInstant 5 min early: clock skew (samples do this)
-EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +66,10 @@ class Signer:
     def certificate(self) -> x509.Certificate:
         return self.chain[0]
 
+    @property
+    def digest(self) -> str:
+        return "sha1" if self.sha1 else "sha256"
+
 
 @dataclass(frozen=True, slots=True)
 class IdCard:
@@ -84,25 +85,6 @@ class IdCard:
 def _time(moment: datetime) -> str:
     """DGWS 1.0.1 times: UTC, whole seconds, `Z` (notes §2.2)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _signer(signer: Signer, method: methods) -> XMLSigner:
-    algorithm = "ecdsa" if isinstance(signer.key, ec.EllipticCurvePrivateKey) else "rsa"
-    digest = "sha1" if signer.sha1 else "sha256"
-    xml_signer = _Sha1Signer if signer.sha1 else XMLSigner
-    return xml_signer(
-        method=method,
-        signature_algorithm=f"{algorithm}-{digest}",
-        digest_algorithm=digest,
-        c14n_algorithm=EXC_C14N,
-    )
-
-
-class _Sha1Signer(XMLSigner):
-    """signxml refuses SHA-1 by default; a receiver that still demands it gets it on request."""
-
-    def check_deprecated_methods(self) -> None:
-        return None
 
 
 def cert_hash(certificate: x509.Certificate) -> str:
@@ -154,13 +136,15 @@ def make_id_card(signer: Signer, now: datetime) -> IdCard:
     _attribute(system_log, "medcom:ITSystemName", signer.system_name)
     _attribute(system_log, "medcom:CareProviderID", signer.care_provider_id, "medcom:cvrnumber")
     _attribute(system_log, "medcom:CareProviderName", signer.care_provider_name)
-    signed = _signer(signer, methods.enveloped).sign(
-        card, key=signer.key, cert=list(signer.chain), reference_uri=f"#{ID_CARD}"
+    signature = etree.SubElement(card, q(DS, "Signature"), id="OCESSignature")
+    xmldsig.sign(
+        [xmldsig.Reference(f"#{ID_CARD}", card, enveloped=True)],
+        signer.key,
+        signer.chain,
+        signer.digest,
+        signature,
     )
-    signature = signed.find(q(DS, "Signature"))
-    if signature is not None:
-        signature.set("id", "OCESSignature")  # DGWS names it; `id` is outside SignedInfo
-    return IdCard(etree.tostring(signed), until)
+    return IdCard(etree.tostring(card), until)
 
 
 def build_envelope(
@@ -191,8 +175,10 @@ def build_envelope(
     body = etree.SubElement(envelope, q(SOAP, "Body"))
     body.set(q(WSU, "Id"), BODY_ID)
     body.append(body_root)
-    signature = _signer(signer, methods.detached).sign(
-        envelope, key=signer.key, cert=list(signer.chain), reference_uri=list(ENVELOPE_REFERENCES)
-    )
-    security.append(signature)
+    references = [
+        xmldsig.Reference(f"#{BODY_ID}", body),
+        xmldsig.Reference(f"#{TIMESTAMP_ID}", timestamp),
+        xmldsig.Reference(f"#{HEADER_ID}", medcom),
+    ]
+    security.append(xmldsig.sign(references, signer.key, signer.chain, signer.digest))
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

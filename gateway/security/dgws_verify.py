@@ -15,16 +15,13 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography import x509
 from lxml import etree
-from signxml import InvalidDigest, InvalidInput, InvalidSignature, XMLVerifier
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
-from signxml.exceptions import InvalidCertificate, SignXMLException
-from signxml.verifier import SignatureConfiguration
 
 from gateway.issues import Issue, IssueType, Severity
+from gateway.security import xmldsig
 from gateway.security.dgws import cert_hash
 from gateway.security.dgws_ns import (
     BODY_ID,
@@ -42,18 +39,11 @@ from gateway.security.dgws_ns import (
 )
 from gateway.xml.safe import parse_untrusted
 
-_STRONG_METHODS = frozenset(
-    {
-        SignatureMethod.RSA_SHA256,
-        SignatureMethod.RSA_SHA384,
-        SignatureMethod.RSA_SHA512,
-        SignatureMethod.ECDSA_SHA256,
-        SignatureMethod.ECDSA_SHA384,
-    }
-)
-_STRONG_DIGESTS = frozenset(
-    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-)
+# URIs by what they do, from the one table in xmldsig.py.
+_STRONG_METHODS = frozenset(u for u, (_, h) in xmldsig.METHODS.items() if h != "sha1")
+_SHA1_METHODS = frozenset(u for u, (_, h) in xmldsig.METHODS.items() if h == "sha1")
+_STRONG_DIGESTS = frozenset(u for u, h in xmldsig.DIGESTS.items() if h != "sha1")
+_SHA1_DIGESTS = frozenset(u for u, h in xmldsig.DIGESTS.items() if h == "sha1")
 
 
 class TrustCheck(Protocol):
@@ -120,17 +110,13 @@ def verify_envelope(
         return Verification(None, tuple(problems))
     try:
         parts = _shape(root)
-        _check_algorithms(parts.signature, policy)
+        methods, digests = _allowed(policy)
+        _algorithms(parts.signature, methods, digests)
         _check_references(parts.signature)
         chain = _certificates(parts.signature)
-        # The claimed signing time only picks the moment certificates are judged at; it is
-        # authenticated by the very signature verified with it, and checked again below.
-        claimed = _instant(parts.timestamp.findtext(q(WSU, "Created")))
-        location = "./" + "/".join((q(SOAP, "Header"), q(WSSE, "Security"))) + "/"
-        config = _config(policy, location, len(ENVELOPE_REFERENCES), claimed)
-        results = _verify(data, chain[0], config)
-        signed = {etree.QName(r.signed_xml).localname: r.signed_xml for r in results}
-        _verify_card(parts.card, chain[0], _config(policy, "./", 1, claimed))
+        covered = _verified(parts.signature, parts.ids, chain[0], methods, digests)
+        signed = {etree.QName(element).localname: element for element in covered}
+        _verify_card(parts, chain[0], methods, digests)
         created = _created(signed["Timestamp"], now, policy)
         _check_card_times(parts.card, now)
     except _Refused as refused:
@@ -169,6 +155,7 @@ class _Parts:
     timestamp: etree._Element
     card: etree._Element
     signature: etree._Element
+    ids: dict[str, list[etree._Element]]
 
 
 def _only(parent: etree._Element, tag: str, where: str) -> etree._Element:
@@ -212,31 +199,46 @@ def _shape(root: etree._Element) -> _Parts:
             "a signature stands where DGWS puts none",
             location="/Envelope",
         )
+    holders = _id_holders(root)
     for element, attribute, value in (
-        (body, q(WSU, "Id"), BODY_ID),
-        (timestamp, q(WSU, "Id"), TIMESTAMP_ID),
-        (medcom, q(WSU, "Id"), HEADER_ID),
+        (body, _WSU_ID, BODY_ID),
+        (timestamp, _WSU_ID, TIMESTAMP_ID),
+        (medcom, _WSU_ID, HEADER_ID),
         (card, "id", ID_CARD),
     ):
-        holders = [
-            e
-            for e in root.iter()
-            if isinstance(e.tag, str)
-            and value in (e.get(q(WSU, "Id")), e.get("id"), e.get("Id"), e.get("ID"))
-        ]
-        if len(holders) != 1:
+        found = holders.get(value, [])
+        if len(found) != 1:
             raise _Refused(
                 "DGWS-DUPLICATE-ID",
-                f"id {value!r} must name exactly one element, found {len(holders)}",
+                f"id {value!r} must name exactly one element, found {len(found)}",
                 location="/Envelope",
             )
-        if holders[0] is not element or element.get(attribute) != value:
+        if found[0] is not element or element.get(attribute) != value:
             raise _Refused(
                 "DGWS-WRAPPING",
                 f"id {value!r} is not on the {etree.QName(element).localname} DGWS signs",
                 location="/Envelope",
             )
-    return _Parts(timestamp, card, signature)
+    return _Parts(timestamp, card, signature, holders)
+
+
+_WSU_ID = q(WSU, "Id")
+# Every attribute an XML-DSig resolver may take for an id (signxml: Id, ID, id, xml:id, wsu:Id).
+_ID_ATTRIBUTES = (_WSU_ID, "id", "Id", "ID", "{http://www.w3.org/XML/1998/namespace}id")
+
+
+def _id_holders(root: etree._Element) -> dict[str, list[etree._Element]]:
+    """Every element by each id value it carries, in one pass over the document."""
+    holders: dict[str, list[etree._Element]] = {}
+    for element in root.iter(etree.Element):
+        attributes = element.attrib
+        if not attributes:
+            continue
+        for name in _ID_ATTRIBUTES:
+            value = attributes.get(name)
+            if value is not None:
+                holders.setdefault(value, []).append(element)
+    return holders
 
 
 def _certificates(signature: etree._Element) -> list[x509.Certificate]:
@@ -252,79 +254,41 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
         raise _Refused("DGWS-NO-CERTIFICATE", f"unreadable X509Certificate: {exc}") from exc
 
 
-def _allowed(
-    policy: VerifyPolicy,
-) -> tuple[frozenset[SignatureMethod], frozenset[DigestAlgorithm]]:
+def _allowed(policy: VerifyPolicy) -> tuple[frozenset[str], frozenset[str]]:
     """The algorithm allow-list: SHA-2 only, SHA-1 where the policy admits a legacy sender."""
     if not policy.allow_sha1:
         return _STRONG_METHODS, _STRONG_DIGESTS
-    return (
-        _STRONG_METHODS | {SignatureMethod.RSA_SHA1, SignatureMethod.ECDSA_SHA1},
-        _STRONG_DIGESTS | {DigestAlgorithm.SHA1},
-    )
+    return _STRONG_METHODS | _SHA1_METHODS, _STRONG_DIGESTS | _SHA1_DIGESTS
 
 
-def _config(
-    policy: VerifyPolicy, location: str, references: int, signed_at: datetime
-) -> SignatureConfiguration:
-    methods, digests = _allowed(policy)
-    return SignatureConfiguration(
-        location=location,
-        expect_references=references,
-        verification_time=signed_at,  # validity is judged at signing time (DESIGN §6)
-        signature_methods=methods,
-        digest_algorithms=digests,
-    )
-
-
-def _verify(
-    data: bytes,
-    certificate: x509.Certificate,
-    config: SignatureConfiguration,
-    schema: bool = True,
-) -> list[Any]:
-    """signxml's verification with our policy, its exceptions turned into refusals.
-
-    `schema=False` only for the SOSI ID card, whose `ds:Signature/@id` the XML-DSig schema
-    does not allow (DGWS names the signature so; notes §6.2 experiment 4).
-    """
+def _algorithms(
+    signature: etree._Element, methods: frozenset[str], digests: frozenset[str]
+) -> None:
     try:
-        found = XMLVerifier().verify(
-            data, x509_cert=certificate, expect_config=config, validate_schema=schema
-        )
-    except InvalidDigest as exc:
-        raise _Refused("DGWS-DIGEST", f"a signed part was changed after signing ({exc})") from exc
-    except InvalidSignature as exc:
-        raise _Refused("DGWS-SIGNATURE", f"the signature does not verify ({exc})") from exc
-    except InvalidCertificate as exc:
-        raise _Refused("DGWS-NO-CERTIFICATE", f"certificate problem ({exc})") from exc
-    except InvalidInput as exc:
-        text = str(exc)
-        if "forbidden" in text or "not supported" in text:
-            raise _Refused("DGWS-ALGORITHM", f"algorithm not allowed ({text})") from exc
-        if "Ambiguous" in text:
-            raise _Refused("DGWS-DUPLICATE-ID", text) from exc
-        if "reference" in text.lower():
-            raise _Refused("DGWS-REFERENCES", text) from exc
-        raise _Refused("DGWS-SIGNATURE", f"the signature cannot be read ({text})") from exc
-    except (SignXMLException, etree.DocumentInvalid) as exc:
-        raise _Refused("DGWS-SIGNATURE", f"the signature does not verify ({exc})") from exc
-    return found if isinstance(found, list) else [found]
+        xmldsig.check_algorithms(signature, methods, digests)
+    except xmldsig.SignatureError as exc:
+        raise _Refused(exc.rule, str(exc)) from exc
 
 
-def _check_algorithms(signature: etree._Element, policy: VerifyPolicy) -> None:
-    """Refuse a method outside the allow-list before anything else is read (HMAC, SHA-1 …)."""
-    config = _config(policy, "./", 1, datetime.now(UTC))
-    allowed = {m.value for m in config.signature_methods} | {
-        d.value for d in config.digest_algorithms
-    }
-    used = [
-        e.get("Algorithm")
-        for e in (*signature.iter(q(DS, "SignatureMethod")), *signature.iter(q(DS, "DigestMethod")))
-    ]
-    refused = [u for u in used if u not in allowed]
-    if refused:
-        raise _Refused("DGWS-ALGORITHM", f"algorithm not allowed: {', '.join(map(str, refused))}")
+def _verified(
+    signature: etree._Element,
+    ids: dict[str, list[etree._Element]],
+    certificate: x509.Certificate,
+    methods: frozenset[str],
+    digests: frozenset[str],
+) -> list[etree._Element]:
+    """The elements a signature covers, once it verifies with `certificate`."""
+
+    def resolve(uri: str) -> etree._Element:
+        found = ids.get(uri.removeprefix("#"), []) if uri.startswith("#") else []
+        if len(found) != 1:
+            raise _Refused("DGWS-REFERENCES", f"reference {uri!r} does not name one element")
+        return found[0]
+
+    try:
+        return xmldsig.verify(signature, resolve, certificate, methods, digests)
+    except xmldsig.SignatureError as exc:
+        raise _Refused(exc.rule, str(exc)) from exc
 
 
 def _check_references(signature: etree._Element) -> None:
@@ -332,18 +296,24 @@ def _check_references(signature: etree._Element) -> None:
     if sorted(u or "" for u in uris) != sorted(ENVELOPE_REFERENCES):
         raise _Refused(
             "DGWS-REFERENCES",
-            f"the envelope signature must reference exactly "
-            f"{', '.join(ENVELOPE_REFERENCES)}; found {', '.join(map(str, uris))}",
+            f"the envelope signature must reference exactly {', '.join(ENVELOPE_REFERENCES)}; "
+            f"found {', '.join(map(str, uris))}",
         )
 
 
 def _verify_card(
-    card: etree._Element, envelope_signer: x509.Certificate, config: SignatureConfiguration
+    parts: _Parts,
+    envelope_signer: x509.Certificate,
+    methods: frozenset[str],
+    digests: frozenset[str],
 ) -> None:
+    card = parts.card
     signature = _only(card, q(DS, "Signature"), "/Envelope/Header/Security/Assertion")
     certificate = _certificates(signature)[0]
-    results = _verify(etree.tostring(card), certificate, config, schema=False)
-    if results[0].signed_xml.get("id") != ID_CARD:
+    _algorithms(signature, methods, digests)
+    if [r.get("URI") for r in signature.iter(q(DS, "Reference"))] != [f"#{ID_CARD}"]:
+        raise _Refused("DGWS-REFERENCES", "the ID card signature must reference #IDCard only")
+    if _verified(signature, parts.ids, certificate, methods, digests) != [card]:
         raise _Refused("DGWS-WRAPPING", "the ID card signature does not cover the ID card")
     hashes = [
         v.text
@@ -353,8 +323,8 @@ def _verify_card(
     if certificate != envelope_signer or hashes != [cert_hash(envelope_signer)]:
         raise _Refused(
             "DGWS-CERT-MISMATCH",
-            "the ID card and the envelope are not signed by "
-            "the same certificate (sosi:OCESCertHash)",
+            "the ID card and the envelope are not signed by the same certificate "
+            "(sosi:OCESCertHash)",
         )
 
 
