@@ -26,7 +26,10 @@ from gateway.intake import IntakeBatch, read_records
 from gateway.issues import Issue
 from gateway.mapping.tables import TableInfo, default_mappings
 from gateway.pipeline import Translation, Translator
+from gateway.pki import DEFAULT_PASSWORD, build_test_pki
 from gateway.report import Verdict, junit_report, operation_outcome, text_report
+from gateway.security.expiry import DEFAULT_WARN_DAYS, iter_expiry_issues, summarise
+from gateway.security.keys import load_certificates
 from gateway.xml.validate import XmlValidator
 
 RECORD_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
@@ -302,4 +305,75 @@ def validate(inputs: tuple[Path, ...], fmt: str, verbose: bool, igs: tuple[Path,
     else:
         click.echo(text_report(verdicts, verbose=verbose), nl=False)
     if not all(verdict.valid for verdict in verdicts):
+        sys.exit(ExitCode.INVALID)
+
+
+PASSWORD_ENV = "LABGW_PKCS12_PASSWORD"
+
+
+@main.group()
+def certs() -> None:
+    """Certificates: make an OCES3-shaped test PKI; show a certificate and when it expires."""
+
+
+@certs.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--password",
+    default=DEFAULT_PASSWORD,
+    show_default=True,
+    envvar=PASSWORD_ENV,
+    help=f"Password of every .p12 file (or ${PASSWORD_ENV}).",
+)
+def certs_init(directory: Path, password: str) -> None:
+    """Make a test PKI in DIRECTORY (new or empty): root and issuing CA, organisation
+    certificates (good, EC, expired, not yet valid, revoked, wrong key usage, untrusted), a CRL,
+    trust.pem and the manifest pki.json. For tests and demos only: keys are not encrypted in PEM.
+    """
+    pki = build_test_pki(directory, SystemClock().now(), password)
+    for entry in pki.entries.values():
+        files = (entry.cert_path, entry.key_path, entry.p12_path)
+        names = " ".join(path.name for path in files if path is not None)
+        click.echo(f"{entry.name:<22} {entry.role:<16} {names}")
+    click.echo(
+        f"wrote {len(pki.files)} files to {directory}: trust bundle {pki.trust_path.name}, "
+        f"CRL {pki.crl_path.name}, manifest {pki.manifest_path.name}"
+    )
+
+
+@certs.command("show")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--warn-days",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WARN_DAYS,
+    show_default=True,
+    help="Warn (exit 1) when a certificate expires within this many days.",
+)
+@click.option(
+    "--password",
+    default=DEFAULT_PASSWORD,
+    show_default=True,
+    envvar=PASSWORD_ENV,
+    help=f"Password of a .p12 file (or ${PASSWORD_ENV}).",
+)
+@click.option("--now", help="Judge expiry at this ISO 8601 time instead of the clock.")
+def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> None:
+    """Show the certificates in FILE (PEM, DER or PKCS#12): subject, issuer, key, validity and
+    days to expiry. Exit 1 when one is expired, not yet valid or expires within --warn-days.
+    """
+    at = _clock_and_ids(now)[0].now()
+    certificates = load_certificates(file, password)
+    if not certificates:
+        raise InputError(f"{file}: no certificate")
+    findings: list[Issue] = []
+    for number, cert in enumerate(certificates, start=1):
+        click.echo(f"{file} [{number}/{len(certificates)}]")
+        for label, value in summarise(cert, at).lines():
+            click.echo(f"  {label + ':':<12}{value}")
+        issues = list(iter_expiry_issues(cert, at, warn_days, str(file)))
+        for issue in issues:
+            click.echo(f"  {issue}")
+        findings.extend(issues)
+    if findings:
         sys.exit(ExitCode.INVALID)
