@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean interop-tools
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,7 +22,14 @@ lint: install
 	$(BIN)/ruff format --check gateway tests bench
 	$(BIN)/mypy
 
-test: lint
+# Independent implementations the tests compare with (xmllint, xmlsec1); installed when possible.
+interop-tools:
+	@command -v xmllint >/dev/null && command -v xmlsec1 >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils xmlsec1 >/dev/null; } || \
+	  echo "note: install libxml2-utils and xmlsec1 to run the interoperability tests"
+
+test: lint interop-tools
 	$(BIN)/pytest
 
 demo: install

@@ -30,6 +30,7 @@ from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Translator
 from gateway.security.dgws import Signer, build_envelope, make_id_card
 from gateway.security.dgws_verify import verify_envelope
+from gateway.security.keys import SigningIdentity
 from gateway.xml.validate import XmlValidator
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
@@ -47,7 +48,7 @@ def signer(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> Signer:
         .not_valid_after(NOW + timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
-    return Signer(key, (certificate,), "12345678", "bench")
+    return Signer(SigningIdentity(key, (certificate,), "bench"), "12345678", "bench")
 
 
 def median_ms(action: Callable[[], object], repeat: int) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.cli_sign import sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.equivalence import compare_translations
@@ -377,3 +378,7 @@ def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> No
         findings.extend(issues)
     if findings:
         sys.exit(ExitCode.INVALID)
+
+
+main.add_command(sign)
+main.add_command(verify)

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from gateway.errors import InvalidMessageError
+from gateway.errors import ConfigError, InvalidMessageError
 from gateway.security import xmldsig
 from gateway.security.dgws_ns import (
     AUTHENTICATION_LEVEL,
@@ -44,6 +45,7 @@ from gateway.security.dgws_ns import (
     WSU,
     q,
 )
+from gateway.security.keys import SigningIdentity
 from gateway.xml.safe import parse_untrusted
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -53,18 +55,41 @@ CARD_BACKDATE = timedelta(minutes=5)  # IssueInstant 5 min early: clock skew (sa
 
 @dataclass(frozen=True, slots=True)
 class Signer:
-    """Who signs: the organisation's key and certificate chain (leaf first) and its identity."""
+    """Who signs: the organisation's signing identity and how SOSI names it."""
 
-    key: PrivateKey
-    chain: tuple[x509.Certificate, ...]
+    identity: SigningIdentity
     care_provider_id: str  # CVR number of the organisation (SOSI CareProviderID)
     care_provider_name: str
     system_name: str = "labgw"
     sha1: bool = False  # only for a legacy receiver that demands DGWS 1.0.1 SHA-1
 
+    @classmethod
+    def of(cls, identity: SigningIdentity, sha1: bool = False) -> Signer:
+        """A signer named from its OCES3 organisation certificate (O and NTRDK-<CVR>)."""
+        subject = identity.certificate.subject
+        names = subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        ids = [
+            str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
+        ]
+        cvr = next((i.removeprefix("NTRDK-") for i in ids if i.startswith("NTRDK-")), "")
+        if not cvr or not names:
+            raise ConfigError(
+                "the signing certificate names no organisation and CVR "
+                "(O and organizationIdentifier NTRDK-<CVR>)"
+            )
+        return cls(identity, cvr, str(names[0].value), sha1=sha1)
+
+    @property
+    def key(self) -> PrivateKey:
+        return self.identity.key
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        return self.identity.chain
+
     @property
     def certificate(self) -> x509.Certificate:
-        return self.chain[0]
+        return self.identity.certificate
 
     @property
     def digest(self) -> str:
