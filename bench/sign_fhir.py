@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from translate import records  # bench/translate.py: the same records
 
 from gateway.clock import FixedClock, SequentialIds
 from gateway.config import default_config
@@ -41,40 +42,10 @@ from gateway.xml.validate import XmlValidator
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
 WHO = "Organization/bench"
-ANALYSES = [
-    ("NPU19748", "45", "mg/L"),
-    ("NPU02319", "8,4", "mmol/L"),
-    ("NPU02593", "<3", "10^9/l"),
-    ("NPU27300", "61", "mmol/mol"),
-    ("NPU01685", "2,6", None),
-    ("NPU02187", "5,9", "mmol/l"),
-    ("NPU22089", "6,1", "mmol/l"),
-    ("NPU18016", "88", "µmol/l"),
-    ("NPU03429", "140", "mmol/L"),
-    ("NPU03230", "4,1", "mmol/L"),
-]
 
 
 def message(observations: int = 20) -> bytes:
     """One FHIR message with `observations` results of one sample, rendered by labgw."""
-    records = []
-    for i in range(observations):
-        code, value, unit = ANALYSES[i % len(ANALYSES)]
-        records.append(
-            {
-                "recordId": f"B-{i:06d}",
-                "version": 1,
-                "status": "final",
-                "practice": {"sor": "464181000016008", "gln": "5790001382445", "name": "Lægerne"},
-                "patient": {"cpr": "2509479989", "family": "Elmer", "given": "Bruno"},
-                "consent": "given",
-                "sample": {"id": "S-000001", "collectedAt": "2025-06-02T09:14:00+02:00"},
-                "analysis": {"system": "NPU", "code": code},
-                "result": {"value": value, "unit": unit, "referenceLow": "1", "referenceHigh": "9"},
-                "performedAt": "2025-06-02T09:20:00+02:00",
-                "lps": {"vendor": "XMO", "version": "2025.2"},
-            }
-        )
     translator = Translator(
         default_config().with_format("fhir"),
         default_mappings(),
@@ -83,7 +54,9 @@ def message(observations: int = 20) -> bytes:
         SequentialIds(),
         FhirValidator(),
     )
-    batch = read_records(json.dumps(records).encode(), "bench.json", now=NOW)
+    batch = read_records(
+        json.dumps(records(observations, per_sample=observations)).encode(), "bench.json", now=NOW
+    )
     result = translator.translate(batch)
     (only,) = result.messages
     return only.content

@@ -39,19 +39,28 @@ ANALYSES = [
 ]
 
 
-def records(count: int) -> list[dict[str, object]]:
+def records(count: int, per_sample: int = 10) -> list[dict[str, object]]:
+    """`count` valid CRP/Hb/HbA1c/… records, `per_sample` results to each sample."""
     out = []
     for i in range(count):
-        code, value, unit = ANALYSES[i % 10]
+        code, value, unit = ANALYSES[i % len(ANALYSES)]
         out.append(
             {
                 "recordId": f"B-{i:06d}",
                 "version": 1,
                 "status": "final",
-                "practice": {"ydernummer": "012345", "gln": "5790001382445", "name": "Lægerne"},
+                "practice": {
+                    "sor": "464181000016008",
+                    "ydernummer": "012345",
+                    "gln": "5790001382445",
+                    "name": "Lægerne",
+                },
                 "patient": {"cpr": "2509479989", "family": "Elmer", "given": "Bruno"},
                 "consent": "given",
-                "sample": {"id": f"S-{i // 10:06d}", "collectedAt": "2025-06-02T09:14:00+02:00"},
+                "sample": {
+                    "id": f"S-{i // per_sample:06d}",
+                    "collectedAt": "2025-06-02T09:14:00+02:00",
+                },
                 "analysis": {"system": "NPU", "code": code},
                 "result": {
                     "value": value,
