@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fhirpathpy.models import models
@@ -224,6 +224,14 @@ def is_primitive(fhir_type: str) -> bool:
     return fhir_type in PRIMITIVES
 
 
+def suffix_type(suffix: str) -> str:
+    """The type a choice key's suffix names: `String` → `string`, `DateTime` → `dateTime`,
+    `Quantity` → `Quantity`."""
+    lowered = suffix[0].lower() + suffix[1:]
+    return lowered if is_primitive(lowered) else suffix
+
+
+@lru_cache(maxsize=16384)  # names can come from messages (choice keys): bounded
 def fhirpath_type(parent_type_path: str, name: str) -> str:
     """The type path fhirpathpy gives a child node, so choice types resolve in invariants."""
     if name == "extension" or name == "modifierExtension":

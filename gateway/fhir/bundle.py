@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gateway.fhir import rules
+from gateway.fhir.jsonparse import DuplicateKeys
 from gateway.issues import Issue, IssueType
 
 _RELATIVE = re.compile(
@@ -34,6 +35,7 @@ class BundleIndex:
         self.entries: list[tuple[int, dict[str, Any]]] = []
         self.by_url: dict[str, dict[str, Any]] = {}
         self.by_type_id: dict[str, dict[str, Any]] = {}
+        self._resolved: dict[str, dict[str, Any] | None] = {}
         entries = bundle.get("entry") if isinstance(bundle, dict) else None
         for index, entry in enumerate(entries if isinstance(entries, list) else ()):
             if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
@@ -48,29 +50,53 @@ class BundleIndex:
                 self.by_type_id.setdefault(f"{kind}/{rid}", resource)
 
     def resolve(self, reference: str) -> dict[str, Any] | None:
-        """The bundled resource a reference points to, or None."""
+        """The bundled resource a reference points to, or None (remembered per reference)."""
+        if reference in self._resolved:
+            return self._resolved[reference]
         found = self.by_url.get(reference)
-        if found is not None:
-            return found
-        match = _RELATIVE.match(reference) or _ABSOLUTE_TAIL.search(reference)
-        if match is not None and not reference.startswith("urn:"):
-            return self.by_type_id.get(f"{match.group(1)}/{match.group(2)}")
-        return None
+        if found is None:
+            match = _RELATIVE.match(reference) or _ABSOLUTE_TAIL.search(reference)
+            if match is not None and not reference.startswith("urn:"):
+                found = self.by_type_id.get(f"{match.group(1)}/{match.group(2)}")
+        self._resolved[reference] = found
+        return found
 
 
-def _references(value: Any, loc: str) -> Iterator[tuple[str, str]]:
-    """(reference, location) of every Reference.reference below a value."""
+# A location as a chain (parent, `key` or index), spelled out only for a reference that fails.
+Where = tuple[Any, str | int] | str
+
+
+def _references(value: Any, where: Where, found: list[tuple[str, Where]]) -> None:
+    """(reference, location) of every Reference.reference below a value, in document order."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
-                yield item, f"{loc}.reference"
-            elif key == "contained" or key == "resource":
-                continue  # contained resources are checked with their container's ids
-            elif isinstance(item, dict | list):
-                yield from _references(item, f"{loc}.{key}")
+            kind = type(item)
+            if kind is str:
+                if key == "reference":
+                    found.append((item, (where, "reference")))
+            elif kind is dict or kind is list or kind is DuplicateKeys:
+                if key != "contained" and key != "resource":
+                    # contained resources are checked with their container's ids
+                    _references(item, (where, key), found)
+            elif key == "reference" and isinstance(item, str):
+                found.append((item, (where, "reference")))
+            elif isinstance(item, _CONTAINERS) and key != "contained" and key != "resource":
+                _references(item, (where, key), found)  # a container of another class
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _references(item, f"{loc}[{index}]")
+            if isinstance(item, _CONTAINERS):
+                _references(item, (where, index), found)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _spelled(where: Where) -> str:
+    parts: list[str] = []
+    while not isinstance(where, str):
+        where, step = where
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return where + "".join(reversed(parts))
 
 
 def bundle_issues(bundle: dict[str, Any], index: BundleIndex, loc: str) -> Iterator[Issue]:
@@ -112,14 +138,19 @@ def bundle_issues(bundle: dict[str, Any], index: BundleIndex, loc: str) -> Itera
         contained = {
             f"#{c.get('id')}" for c in resource.get("contained") or () if isinstance(c, dict)
         }
-        for reference, where in _references(resource, here):
+        found: list[tuple[str, Where]] = []
+        _references(resource, here, found)
+        for reference, where in found:
             if reference.startswith("#"):
                 if reference != "#" and reference not in contained:
-                    yield _unresolved(reference, where, "no contained resource has that id")
+                    why = "no contained resource has that id"
+                    yield _unresolved(reference, _spelled(where), why)
             elif reference.startswith("urn:uuid:") and index.resolve(reference) is None:
-                yield _unresolved(reference, where, "no entry of the Bundle has that fullUrl")
+                why = "no entry of the Bundle has that fullUrl"
+                yield _unresolved(reference, _spelled(where), why)
             elif whole_message and _RELATIVE.match(reference) and index.resolve(reference) is None:
-                yield _unresolved(reference, where, "no entry of the Bundle has it", warn=True)
+                why = "no entry of the Bundle has it"
+                yield _unresolved(reference, _spelled(where), why, warn=True)
 
 
 def _unresolved(reference: str, where: str, why: str, warn: bool = False) -> Issue:

@@ -4,7 +4,8 @@ For every element the profile defines, the instance's values are counted against
 each value is checked for its fixed or pattern value, its required binding, its type (choice
 types, type profiles such as DK-core's identifiers, extension definitions, reference targets)
 and its invariants; sliced elements first sort their items into slices by the discriminators.
-Base invariants that are checked elsewhere or natively are listed in `NATIVE` with the reason.
+What the walk needs to know about an element definition is worked out once, in its plan
+(plan.py); base invariants answered natively or elsewhere are listed in native.py.
 One `Run` is one message: it owns the Bundle index and the memo of "does X conform to P".
 A reference's target is checked for its resource type only (the target is validated against its
 own profiles where it sits, so a wrong CPR is one error at the CPR, not one more at every
@@ -14,88 +15,23 @@ discriminator (`resolve()`) or an invariant (`conformsTo()`) asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from gateway.fhir import base, rules
 from gateway.fhir.bundle import BundleIndex
 from gateway.fhir.fhirpath import Environment, FhirPath, InvariantError
+from gateway.fhir.native import NATIVE
 from gateway.fhir.packages import PackageKey
-from gateway.fhir.profiles import (
-    CORE_PREFIX,
-    MISSING,
-    Constraint,
-    ElementNode,
-    Profile,
-    ProfileStore,
-    TypeRef,
-    profile_type,
-)
-from gateway.fhir.slicing import (
-    SliceIndex,
-    instance_values,
-    pattern_matches,
-    same,
-    tokens,
-    value_matches,
-)
+from gateway.fhir.plan import ChildPlan, NodePlan, Planner
+from gateway.fhir.profiles import CORE_PREFIX, MISSING, Constraint, Profile, ProfileStore, TypeRef
+from gateway.fhir.slicing import SliceIndex, pattern_matches, same, slice_of
 from gateway.fhir.terminology import Terminology, binding_problem
 from gateway.issues import Issue, IssueType, Severity
 
+__all__ = ["NATIVE", "Checker", "Run"]
+
 Out = list[Issue]
-Native = Callable[[Any, dict[str, Any]], "bool | None"]
-
-
-def _ext_1(value: Any, _: dict[str, Any]) -> bool | None:
-    if not isinstance(value, dict):
-        return None  # not an object (structure.py reports it): the FHIRPath decides
-    has_value = any(k.startswith("value") and k[5:6].isupper() for k in value)
-    return bool(value.get("extension")) != has_value
-
-
-def _no_contained(_: Any, resource: dict[str, Any]) -> bool | None:
-    return True if not resource.get("contained") else None
-
-
-def _has_narrative(value: Any, _: dict[str, Any]) -> bool:
-    text = value.get("text")
-    return isinstance(text, dict) and "div" in text
-
-
-_CORE = "http://hl7.org/fhir/StructureDefinition/"
-# R4 base invariants answered without fhirpathpy, by (key, declaring StructureDefinition). A
-# native answer of None falls back to fhirpathpy. Each is exactly the R4 expression's meaning;
-# tests/test_fhir_invariants.py checks them against fhirpathpy on good and bad instances.
-NATIVE: dict[tuple[str, str], Native] = {
-    # ele-1 needs hasValue()/children() on every element of every resource (1.7 ms a Bundle in
-    # fhirpathpy); structure.py checks the same rule (no empty object, array or string) in one pass.
-    ("ele-1", f"{_CORE}Element"): lambda value, resource: True,
-    # txt-1/txt-2 call htmlChecks(), which fhirpathpy lacks; narrative.py implements them.
-    ("txt-1", f"{_CORE}Narrative"): lambda value, resource: True,
-    ("txt-2", f"{_CORE}Narrative"): lambda value, resource: True,
-    # ext-1 "extension.exists() != value.exists()": evaluated on every extension; a dict test.
-    ("ext-1", f"{_CORE}Extension"): _ext_1,
-    # dom-2…dom-5 only constrain contained resources: with none they hold trivially (dom-3 costs
-    # 2 ms in fhirpathpy); with contained resources fhirpathpy evaluates them.
-    ("dom-2", f"{_CORE}DomainResource"): _no_contained,
-    ("dom-3", f"{_CORE}DomainResource"): _no_contained,
-    ("dom-4", f"{_CORE}DomainResource"): _no_contained,
-    ("dom-5", f"{_CORE}DomainResource"): _no_contained,
-    # dom-6 "text.`div`.exists()" (a best-practice warning).
-    ("dom-6", f"{_CORE}DomainResource"): _has_narrative,
-}
-
-
-@cache
-def _steps(path: str) -> list[str | tuple[str, str]]:
-    return tokens(path)
-
-
-def _suffix_type(suffix: str) -> str:
-    """`String` → `string`, `Quantity` → `Quantity`, `DateTime` → `dateTime`."""
-    lowered = suffix[0].lower() + suffix[1:]
-    return lowered if base.is_primitive(lowered) else suffix
+Item = tuple[str, str, Any, TypeRef | None]  # (JSON key, location, value, type of a choice)
 
 
 class Checker:
@@ -106,6 +42,7 @@ class Checker:
         self.terminology = terminology
         self.fhirpath = fhirpath
         self.slices = SliceIndex(self)
+        self.plans = Planner(self, store, terminology, self.slices)
 
     def profile(self, canonical: str, context: PackageKey | None) -> Profile | None:
         return self.store.get(canonical, context)
@@ -116,6 +53,7 @@ class Run:
 
     def __init__(self, checker: Checker, index: BundleIndex) -> None:
         self.checker = checker
+        self.plans = checker.plans
         self.index = index
         self._reports: dict[tuple[int, str, PackageKey], Out] = {}
         self.locations: dict[int, str] = {}  # id(resource) → its FHIRPath location
@@ -130,9 +68,8 @@ class Run:
         outer, self._context = self._context, profile.package
         try:
             type_path = resource.get("resourceType") or profile.type
-            self.element(
-                profile.root, resource, loc, str(type_path), profile.package, resource, out
-            )
+            plan = self.plans.plan(profile.root, profile.package)
+            self._visit(plan, resource, loc, str(type_path), resource, out)
         finally:
             self._context = outer
 
@@ -174,155 +111,202 @@ class Run:
 
     # --- the walk -----------------------------------------------------------------------------
 
-    def element(
+    def _visit(
         self,
-        node: ElementNode,
+        plan: NodePlan,
         value: Any,
         loc: str,
         type_path: str,
-        package: PackageKey,
         resource: dict[str, Any],
         out: Out,
         type_ref: TypeRef | None = None,
     ) -> None:
         """Check one value against one element definition, then its children."""
-        if node.fixed is not MISSING and not same(node.fixed, value):
-            message = f"must be exactly {_shown(node.fixed)} (fixed by {node.label()})"
-            out.append(rules.error(IssueType.VALUE, rules.FIXED, message, loc))
-        if node.pattern is not MISSING and not pattern_matches(node.pattern, value):
-            message = f"must match the pattern {_shown(node.pattern)} ({node.label()})"
-            out.append(rules.error(IssueType.VALUE, rules.PATTERN, message, loc))
-        if node.binding is not None and node.binding[0] == "required":
-            self._binding(node, value, loc, package, out)
-        type_ref = type_ref or (node.types[0] if len(node.types) == 1 else None)
-        if type_ref is not None and isinstance(value, dict):
-            if type_ref.profiles:
-                self._type_profiles(type_ref, value, loc, type_path, package, resource, out)
-            if type_ref.code == "Reference" and (type_ref.targets or type_ref.aggregation):
-                self._reference(type_ref, value, loc, package, out)
-        for constraint in node.constraints:
-            self._invariant(constraint, value, loc, type_path, resource, out)
-        if node.children and isinstance(value, dict):
-            self._children(node, value, loc, type_path, package, resource, out)
+        if plan.valued:
+            if plan.fixed is not MISSING and not same(plan.fixed, value):
+                message = f"must be exactly {_shown(plan.fixed)} (fixed by {plan.node.label()})"
+                out.append(rules.error(IssueType.VALUE, rules.FIXED, message, loc))
+            if plan.pattern is not MISSING and not pattern_matches(plan.pattern, value):
+                message = f"must match the pattern {_shown(plan.pattern)} ({plan.node.label()})"
+                out.append(rules.error(IssueType.VALUE, rules.PATTERN, message, loc))
+            if plan.codes is not None:
+                problem = binding_problem(value, plan.codes)
+                if problem is not None:
+                    message = f"{problem} (required binding of {plan.node.label()})"
+                    out.append(rules.error(IssueType.CODE_INVALID, rules.BINDING, message, loc))
+        if plan.typed and isinstance(value, dict):
+            if type_ref is None:
+                type_ref = plan.single
+            if type_ref is not None:
+                if type_ref.profiles:
+                    self._type_profiles(plan, type_ref, value, loc, type_path, resource, out)
+                if type_ref.code == "Reference" and (type_ref.targets or type_ref.aggregation):
+                    self._reference(plan, type_ref, value, loc, out)
+        for constraint, native in plan.constraints:
+            verdict = native(value, resource) if native is not None else None
+            if verdict is not True:
+                self._invariant(constraint, verdict, value, loc, type_path, resource, out)
+        if plan.children and isinstance(value, dict):
+            self._children(plan, value, loc, type_path, resource, out)
 
     def _children(
         self,
-        node: ElementNode,
+        plan: NodePlan,
         obj: dict[str, Any],
         loc: str,
         type_path: str,
-        package: PackageKey,
         resource: dict[str, Any],
         out: Out,
     ) -> None:
-        kids = base.children(type_path)
-        for name, child in node.children.items():
-            if (
-                name not in obj
-                and child.min == 0
-                and not child.is_choice
-                and not (child.slices and any(s.min for s in child.slices))
-                and f"_{name}" not in obj
-            ):
-                continue  # absent and optional: nothing to count or check
-            items = self._items(obj, child, kids, loc, out)
-            shown = name[:-3] if child.is_choice else name
-            count = len(items)
-            if count < child.min:
-                message = f"{child.label()} needs at least {child.min} (found {count})"
-                out.append(
-                    rules.error(IssueType.REQUIRED, rules.CARDINALITY, message, f"{loc}.{shown}")
-                )
-            if child.max is not None and count > child.max:
-                message = (
-                    f"{child.label()} is not allowed here"
-                    if child.max == 0
-                    else f"{child.label()} allows at most {child.max} (found {count})"
-                )
-                out.append(
-                    rules.error(IssueType.STRUCTURE, rules.CARDINALITY, message, f"{loc}.{shown}")
-                )
-            if child.slices and child.slicing is not None:
-                here = f"{loc}.{shown}"
-                self._sliced(child, items, here, type_path, package, resource, out)
+        """Each child element the instance has, or must have, in the profile's order."""
+        by_key = plan.by_key
+        picked = [index for key in obj if (index := by_key.get(key)) is not None]
+        if plan.always:
+            picked += plan.always
+            if len(picked) > 1:
+                picked = sorted(set(picked))
+        elif len(picked) > 1:
+            picked = sorted(set(picked))
+        children = plan.children
+        for index in picked:
+            child = children[index]
+            child_plan = child.plan or self.plans.child(child, plan.package)
+            if child.choice or child.sliced:
+                self._items_child(child, child_plan, obj, loc, type_path, resource, out)
                 continue
-            for key, where, value, type_ref in items:
-                child_type = base.fhirpath_type(type_path, key)
-                self.element(child, value, where, child_type, package, resource, out, type_ref)
-                if child.name in ("extension", "modifierExtension") and not child.slices:
-                    self._extension(value, where, package, resource, out)
+            name = child.name
+            value: Any = obj.get(name)
+            many = isinstance(value, list)
+            if value is None:
+                count = 1 if child.underscore in obj else 0
+            elif many:
+                count = len(value)
+            else:
+                count = 1
+            if count < child.min or count > child.limit:
+                self._cardinality(child, count, loc, out)
+            if not count or child.skip:
+                continue  # nothing there, or nothing to check on what is there
+            if child.leaf and not many and _meets(child_plan, value):
+                continue  # a fixed value, pattern or binding met: nothing to report
+            child_type = child.types.get(type_path) or _child_type(child, type_path)
+            if not many:
+                where = f"{loc}.{name}"
+                self._visit(child_plan, value, where, child_type, resource, out)
+                if child.extension:
+                    self._extension(child_plan, value, where, resource, out)
+                continue
+            for position, one in enumerate(value):
+                where = f"{loc}.{name}[{position}]"
+                self._visit(child_plan, one, where, child_type, resource, out)
+                if child.extension:
+                    self._extension(child_plan, one, where, resource, out)
 
-    def _items(
+    def _items_child(
         self,
+        child: ChildPlan,
+        child_plan: NodePlan,
         obj: dict[str, Any],
-        child: ElementNode,
-        kids: dict[str, base.BaseElement],
+        loc: str,
+        type_path: str,
+        resource: dict[str, Any],
+        out: Out,
+    ) -> None:
+        """A choice or sliced child: its values as items (key, location, value, type)."""
+        if child.choice:
+            items = self._choice_items(child, obj, type_path, loc, out)
+        else:
+            items = _items(child.name, obj, loc)
+        count = len(items)
+        if count < child.min or count > child.limit:
+            self._cardinality(child, count, loc, out)
+        if child.sliced:
+            here = f"{loc}.{child.name}"
+            self._sliced(child_plan, items, here, type_path, resource, out)
+            return
+        if child.skip:
+            return
+        for key, where, one, choice_type in items:
+            child_type = base.fhirpath_type(type_path, key)
+            self._visit(child_plan, one, where, child_type, resource, out, choice_type)
+            if child.extension:
+                self._extension(child_plan, one, where, resource, out)
+
+    def _cardinality(self, child: ChildPlan, count: int, loc: str, out: Out) -> None:
+        node = child.node
+        if count < node.min:
+            message = f"{node.label()} needs at least {node.min} (found {count})"
+            out.append(
+                rules.error(IssueType.REQUIRED, rules.CARDINALITY, message, f"{loc}.{child.name}")
+            )
+        if node.max is not None and count > node.max:
+            message = (
+                f"{node.label()} is not allowed here"
+                if node.max == 0
+                else f"{node.label()} allows at most {node.max} (found {count})"
+            )
+            out.append(
+                rules.error(IssueType.STRUCTURE, rules.CARDINALITY, message, f"{loc}.{child.name}")
+            )
+
+    def _choice_items(
+        self,
+        child: ChildPlan,
+        obj: dict[str, Any],
+        type_path: str,
         loc: str,
         out: Out,
-    ) -> list[tuple[str, str, Any, TypeRef | None]]:
-        """(JSON key, location, value, type) of each instance value of one element."""
-        if child.is_choice:
-            stem = child.name[:-3]
-            found = []
-            for key, value in obj.items():
-                info = kids.get(key)
-                if info is None or info.choice != stem:
-                    continue
-                wanted = _suffix_type(key[len(stem) :])
-                type_ref = next((t for t in child.types if t.code == wanted), None)
-                if type_ref is None and child.types:
-                    allowed = ", ".join(stem + t.code[0].upper() + t.code[1:] for t in child.types)
-                    message = f"{key} is not allowed by {child.label()}; allowed: {allowed}"
-                    out.append(
-                        rules.error(IssueType.STRUCTURE, rules.TYPE, message, f"{loc}.{key}")
-                    )
-                found.append((key, f"{loc}.{key}", value, type_ref))
-            return found
-        name = child.name
-        value = obj.get(name)
-        if value is None:
-            return [(name, f"{loc}.{name}", None, None)] if f"_{name}" in obj else []
-        if isinstance(value, list):
-            return [(name, f"{loc}.{name}[{i}]", v, None) for i, v in enumerate(value)]
-        return [(name, f"{loc}.{name}", value, None)]
+    ) -> list[Item]:
+        """The values of a choice element (`valueQuantity` for `value[x]`), with their types."""
+        keys = child.choice_keys.get(type_path)
+        if keys is None:
+            keys = _choice_keys(child, type_path)
+        found: list[Item] = []
+        for key, value in obj.items():
+            if key not in keys:
+                continue
+            type_ref = keys[key]
+            if type_ref is None and child.node.types:
+                stem = child.name
+                allowed = ", ".join(stem + t.code[0].upper() + t.code[1:] for t in child.node.types)
+                message = f"{key} is not allowed by {child.node.label()}; allowed: {allowed}"
+                out.append(rules.error(IssueType.STRUCTURE, rules.TYPE, message, f"{loc}.{key}"))
+            found.append((key, f"{loc}.{key}", value, type_ref))
+        return found
 
     def _sliced(
         self,
-        node: ElementNode,
-        items: list[tuple[str, str, Any, TypeRef | None]],
+        plan: NodePlan,
+        items: list[Item],
         here: str,
         type_path: str,
-        package: PackageKey,
         resource: dict[str, Any],
         out: Out,
     ) -> None:
-        assert node.slicing is not None
-        counts = [0] * len(node.slices)
+        slicing = self.plans.slicing(plan)
+        counts = [0] * len(slicing.slices)
         for key, where, value, type_ref in items:
             child_type = base.fhirpath_type(type_path, key)
-            chosen = next(
-                (
-                    i
-                    for i, s in enumerate(node.slices)
-                    if self._in_slice(s, node, key, value, package)
-                ),
-                None,
+            chosen = slice_of(
+                slicing, plan.node, plan.package, key, value, self.resolve, self.conforms
             )
             if chosen is not None:
                 counts[chosen] += 1
-                target = node.slices[chosen]
-                self.element(target, value, where, child_type, package, resource, out, type_ref)
+                test = slicing.slices[chosen]
+                target = test.plan or self.plans.slice_plan(test, plan.package)
+                self._visit(target, value, where, child_type, resource, out, type_ref)
                 continue
-            if node.slicing.rules == "closed":
-                names = ", ".join(str(s.slice_name) for s in node.slices)
+            if slicing.slicing.rules == "closed":
                 message = (
-                    f"matches none of the slices of {node.path} ({names}); the slicing is closed"
+                    f"matches none of the slices of {plan.node.path} ({slicing.names}); "
+                    "the slicing is closed"
                 )
                 out.append(rules.error(IssueType.STRUCTURE, rules.SLICE, message, where))
-            self.element(node, value, where, child_type, package, resource, out, type_ref)
-            if node.name in ("extension", "modifierExtension"):
-                self._extension(value, where, package, resource, out)
-        for count, piece in zip(counts, node.slices, strict=True):
+            self._visit(plan, value, where, child_type, resource, out, type_ref)
+            if plan.node.name in ("extension", "modifierExtension"):
+                self._extension(plan, value, where, resource, out)
+        for count, test in zip(counts, slicing.slices, strict=True):
+            piece = test.node
             if count < piece.min:
                 message = f"slice {piece.label()} needs at least {piece.min} (found {count})"
                 out.append(rules.error(IssueType.REQUIRED, rules.SLICE, message, here))
@@ -330,71 +314,21 @@ class Run:
                 message = f"slice {piece.label()} allows at most {piece.max} (found {count})"
                 out.append(rules.error(IssueType.STRUCTURE, rules.SLICE, message, here))
 
-    def _in_slice(
-        self, piece: ElementNode, sliced: ElementNode, key: str, value: Any, package: PackageKey
-    ) -> bool:
-        assert sliced.slicing is not None
-        slices = self.checker.slices
-        for kind, path in sliced.slicing.discriminators:
-            if kind in ("value", "pattern"):
-                expected = slices.expected(piece, package, path)
-                actual = instance_values(value, _steps(path), self.resolve)
-                if not expected or not value_matches(actual, expected):
-                    return False
-            elif kind == "type":
-                have = (
-                    _suffix_type(key[len(sliced.name) - 3 :])
-                    if sliced.is_choice and path == "$this"
-                    else _resource_types(instance_values(value, _steps(path), self.resolve))
-                )
-                wanted = piece.type_codes()
-                if not any(h in wanted for h in ([have] if isinstance(have, str) else have)):
-                    return False
-            elif kind == "profile":
-                targets = [
-                    url
-                    for t in piece.types
-                    for url in (t.targets if "resolve()" in path else t.profiles)
-                ]
-                actual = instance_values(value, _steps(path), self.resolve)
-                if not any(
-                    isinstance(a, dict) and self.conforms(a, url, package)
-                    for a in actual
-                    for url in targets
-                ):
-                    return False
-            else:
-                return False
-        return True
-
     # --- single rules -------------------------------------------------------------------------
-
-    def _binding(
-        self, node: ElementNode, value: Any, loc: str, package: PackageKey, out: Out
-    ) -> None:
-        assert node.binding is not None
-        codes = self.checker.terminology.expand(node.binding[1], package)
-        if codes is None:
-            return  # value sets of R4 core / HL7 terminology are not loaded: see terminology.py
-        problem = binding_problem(value, codes)
-        if problem is not None:
-            message = f"{problem} (required binding of {node.label()})"
-            out.append(rules.error(IssueType.CODE_INVALID, rules.BINDING, message, loc))
 
     def _type_profiles(
         self,
+        plan: NodePlan,
         type_ref: TypeRef,
         value: dict[str, Any],
         loc: str,
         type_path: str,
-        package: PackageKey,
         resource: dict[str, Any],
         out: Out,
     ) -> None:
-        for canonical in type_ref.profiles:
-            profile = self.checker.profile(canonical, package)
-            if profile is not None:
-                self.element(profile.root, value, loc, type_path, profile.package, resource, out)
+        for canonical, root in self.plans.type_profiles(plan, type_ref):
+            if root is not None:
+                self._visit(root, value, loc, type_path, resource, out)
             elif not canonical.startswith(CORE_PREFIX):
                 # The profile names it, so the sender did not make it up: unchecked, not unknown.
                 extension = type_ref.code == "Extension"
@@ -405,26 +339,21 @@ class Run:
                 )
 
     def _extension(
-        self,
-        value: Any,
-        loc: str,
-        package: PackageKey,
-        resource: dict[str, Any],
-        out: Out,
+        self, plan: NodePlan, value: Any, loc: str, resource: dict[str, Any], out: Out
     ) -> None:
         """An extension no slice claims: checked against its definition, when that is loaded."""
         url = value.get("url") if isinstance(value, dict) else None
         if not isinstance(url, str):
             return
-        profile = self.checker.profile(url, package)
-        if profile is not None and profile.type == "Extension":
-            self.element(profile.root, value, loc, "Extension", profile.package, resource, out)
+        _, root = self.plans.extension(plan, url)
+        if root is not None:
+            self._visit(root, value, loc, "Extension", resource, out)
         elif not url.startswith(CORE_PREFIX):
             message = f"extension {url} is not defined in the loaded packages; not checked"
             out.append(rules.warning(IssueType.NOT_FOUND, rules.EXTENSION_UNKNOWN, message, loc))
 
     def _reference(
-        self, type_ref: TypeRef, value: dict[str, Any], loc: str, package: PackageKey, out: Out
+        self, plan: NodePlan, type_ref: TypeRef, value: dict[str, Any], loc: str, out: Out
     ) -> None:
         reference = value.get("reference")
         if not isinstance(reference, str) or reference.startswith("#"):
@@ -438,10 +367,10 @@ class Run:
                 )
             return
         kind = target.get("resourceType")
-        if not isinstance(kind, str):
-            return  # structure.py reports the target's resourceType
-        allowed = {profile_type(url, self.checker.store, package) for url in type_ref.targets}
-        if not type_ref.targets or None in allowed or "Resource" in allowed or kind in allowed:
+        if isinstance(kind, dict | list):
+            return  # not a name at all (structure.py reports the target's resourceType)
+        unjudged, allowed = self.plans.targets(plan, type_ref)
+        if unjudged or kind in allowed:
             return  # a target profile that is not loaded cannot be judged
         shown = ", ".join(sorted(str(a) for a in allowed))
         message = f"{reference} is a {kind}; the profile allows {shown} here"
@@ -450,14 +379,14 @@ class Run:
     def _invariant(
         self,
         constraint: Constraint,
+        verdict: bool | None,
         value: Any,
         loc: str,
         type_path: str,
         resource: dict[str, Any],
         out: Out,
     ) -> None:
-        native = NATIVE.get((constraint.key, constraint.source))
-        verdict = native(value, resource) if native is not None else None
+        """Report an invariant that does not hold; `verdict` is the native answer, if any."""
         if verdict is None:
             try:
                 verdict = self.checker.fhirpath.holds(
@@ -482,8 +411,45 @@ class Run:
             out.append(Issue(severity, IssueType.INVARIANT, rules.INVARIANT, message, location=loc))
 
 
-def _resource_types(values: list[Any]) -> list[str]:
-    return [v["resourceType"] for v in values if isinstance(v, dict) and "resourceType" in v]
+def _meets(plan: NodePlan, value: Any) -> bool:
+    """Whether a value meets an element's fixed value, pattern and required binding (a value
+    that does not is visited, which reports why)."""
+    return (
+        (plan.fixed is MISSING or same(plan.fixed, value))
+        and (plan.pattern is MISSING or pattern_matches(plan.pattern, value))
+        and (plan.codes is None or binding_problem(value, plan.codes) is None)
+    )
+
+
+def _child_type(child: ChildPlan, type_path: str) -> str:
+    """The FHIRPath type of a (non-choice) child under a parent type path, remembered."""
+    found = base.fhirpath_type(type_path, child.name)
+    if len(child.types) < 64:  # type paths come from the profiles: a handful
+        child.types[type_path] = found
+    return found
+
+
+def _choice_keys(child: ChildPlan, type_path: str) -> dict[str, TypeRef | None]:
+    """The JSON keys of a choice element in a type (`valueQuantity`…), each with its type."""
+    stem = child.name
+    keys = {
+        key: child.types_by_code.get(base.suffix_type(key[len(stem) :]))
+        for key, info in base.children(type_path).items()
+        if info.choice == stem
+    }
+    if len(child.choice_keys) < 64:  # type paths come from the profiles: a handful
+        child.choice_keys[type_path] = keys
+    return keys
+
+
+def _items(name: str, obj: dict[str, Any], loc: str) -> list[Item]:
+    """(JSON key, location, value, None) of each instance value of a (non-choice) element."""
+    value = obj.get(name)
+    if value is None:
+        return [(name, f"{loc}.{name}", None, None)] if f"_{name}" in obj else []
+    if isinstance(value, list):
+        return [(name, f"{loc}.{name}[{i}]", v, None) for i, v in enumerate(value)]
+    return [(name, f"{loc}.{name}", value, None)]
 
 
 def _shown(value: Any) -> str:

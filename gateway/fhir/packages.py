@@ -167,7 +167,8 @@ class PackageSet:
                     version_key(c.package.version),
                 ),
             )
-        self._cache[cache_key] = chosen
+        if len(self._cache) < _RESOLUTIONS_KEPT:  # canonicals come from messages: bounded
+            self._cache[cache_key] = chosen
         return chosen
 
     def urls(self, resource_type: str) -> Iterator[str]:
@@ -354,6 +355,7 @@ def package_sources(paths: Iterable[Path]) -> list[Path]:
 
 
 _LOADED: dict[tuple[tuple[str, int, int], ...], PackageSet] = {}
+_RESOLUTIONS_KEPT = 65536  # resolutions remembered per PackageSet
 
 
 def load_packages(paths: Iterable[Path] = (), *, include_local: bool = True) -> PackageSet:

@@ -64,19 +64,27 @@ def _calendar(value: str) -> str | None:
     return None
 
 
-def _check_string(fhir_type: str, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"a {fhir_type} must be a JSON string, not {_json_kind(value)}"
-    if not value.strip() and fhir_type != "xhtml":
-        return f"an empty or blank {fhir_type} is not allowed (ele-1: use no element instead)"
-    if fhir_type in ("string", "markdown") and len(value) > 1024 * 1024:
-        return "a string longer than 1 MiB"
+def _string_checker(fhir_type: str) -> Callable[[Any], str | None]:
+    """The check of one string-based type, with its rules looked up once."""
+    blank_ok = fhir_type == "xhtml"
+    limited = fhir_type in ("string", "markdown")
     pattern = _PATTERNS.get(fhir_type)
-    if pattern is not None and not pattern.fullmatch(value):
-        return f"{value[:60]!r} is not a valid {fhir_type}"
-    if fhir_type in ("date", "dateTime", "instant"):
-        return _calendar(value)
-    return None
+    calendar = fhir_type in ("date", "dateTime", "instant")
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"a {fhir_type} must be a JSON string, not {_json_kind(value)}"
+        if not blank_ok and not value.strip():
+            return f"an empty or blank {fhir_type} is not allowed (ele-1: use no element instead)"
+        if limited and len(value) > 1024 * 1024:
+            return "a string longer than 1 MiB"
+        if pattern is not None and not pattern.fullmatch(value):
+            return f"{value[:60]!r} is not a valid {fhir_type}"
+        if calendar:
+            return _calendar(value)
+        return None
+
+    return check
 
 
 def _json_kind(value: Any) -> str:
@@ -127,7 +135,12 @@ _OTHER: dict[str, Callable[[Any], str | None]] = {
 
 def check(fhir_type: str, value: Any) -> str | None:
     """Why `value` is not a valid JSON form of the primitive `fhir_type`, or None."""
-    if fhir_type in STRING_TYPES:
-        return _check_string(fhir_type, value)
-    checker = _OTHER.get(fhir_type)
+    checker = CHECKERS.get(fhir_type)
     return checker(value) if checker else None
+
+
+# The check of each primitive type with rules (the others accept any value).
+CHECKERS: dict[str, Callable[[Any], str | None]] = {
+    **{name: _string_checker(name) for name in STRING_TYPES},
+    **_OTHER,
+}

@@ -215,9 +215,19 @@ class ProfileStore:
     def __init__(self, packages: PackageSet) -> None:
         self.packages = packages
         self._profiles: dict[tuple[str, PackageKey], Profile] = {}
+        self._answers: dict[tuple[str, PackageKey | None], Profile | None] = {}
 
     def get(self, canonical: str, context: PackageKey | None = None) -> Profile | None:
         """The compiled profile for a canonical, resolved as packages.py describes."""
+        key = (canonical, context)
+        if key in self._answers:
+            return self._answers[key]
+        found = self._get(canonical, context)
+        if len(self._answers) < 4096:  # canonicals can come from messages (meta.profile)
+            self._answers[key] = found
+        return found
+
+    def _get(self, canonical: str, context: PackageKey | None) -> Profile | None:
         found = self.packages.resolve(canonical, context)
         if found is None or found.resource.get("resourceType") != "StructureDefinition":
             return None

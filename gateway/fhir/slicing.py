@@ -8,18 +8,26 @@ whether the item (or, through `resolve()`, the resource it references) conforms 
 profile. The paths MedCom and DK-core use are supported: names, `$this`, `extension('url')`,
 choice names such as `value`, and `resolve()`. An `exists` discriminator (used by none of them)
 is not supported: no item matches such a slice, so a closed slicing reports it.
+
+What each slice expects is worked out once per slice (`SliceIndex`, kept in plan.py's plans);
+`slice_of` then sorts one item: by its JSON key alone for a choice sliced by type, by set lookups
+when every expectation is a fixed string, else slice by slice and discriminator by discriminator.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.fhir.base import suffix_type
 from gateway.fhir.packages import PackageKey
 from gateway.fhir.profiles import MISSING, ElementNode, Profile
+
+if TYPE_CHECKING:
+    from gateway.fhir.plan import SlicingPlan
 
 _TOKEN = re.compile(r"extension\('([^']*)'\)|resolve\(\)|\$this|[A-Za-z_][A-Za-z0-9_]*")
 
@@ -82,10 +90,10 @@ def instance_values(
                 if target is not None:
                     following.append(target)
             elif isinstance(step, tuple):
-                found = value.get("extension") if isinstance(value, dict) else None
+                found = (value.get("extension") or ()) if isinstance(value, dict) else ()
                 following.extend(
                     e
-                    for e in (found if isinstance(found, list) else ())
+                    for e in (found if isinstance(found, Iterable) else ())
                     if isinstance(e, dict) and e.get("url") == step[1]
                 )
             elif isinstance(value, dict):
@@ -185,6 +193,8 @@ class SliceIndex:
 
 def same(a: Any, b: Any) -> bool:
     """FHIR fixed[x] equality: same JSON, numbers compared by value (8.1 == 8.10 is false)."""
+    if type(a) is str:
+        return type(b) is str and a == b  # the common case, decided as below
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -203,3 +213,98 @@ def value_matches(actual: list[Any], expected: list[Expectation]) -> bool:
             if kind == "pattern" and pattern_matches(want, value):
                 return True
     return False
+
+
+# --- choosing the slice of an item ----------------------------------------------------------
+
+
+def slice_of(
+    slicing: SlicingPlan,
+    sliced: ElementNode,
+    package: PackageKey,
+    key: str,
+    value: Any,
+    resolve: Callable[[str], Any],
+    conforms: Callable[[dict[str, Any], str, PackageKey | None], bool],
+) -> int | None:
+    """The first slice an item (under JSON `key`) belongs to, by the discriminators; None when
+    it belongs to none. `conforms` answers profile discriminators."""
+    if slicing.by_key is not None:  # decided by the JSON key alone (`valueQuantity`)
+        if key in slicing.by_key:
+            return slicing.by_key[key]
+        chosen = _by_tests(slicing, sliced, package, key, value, resolve, conforms)
+        if len(slicing.by_key) < 64:
+            slicing.by_key[key] = chosen
+        return chosen
+    if slicing.strings:  # one value discriminator, fixed strings: a set lookup per slice
+        found = instance_values(value, slicing.discriminators[0].steps, resolve)
+        strings = [v for v in found if type(v) is str]
+        for chosen, piece in enumerate(slicing.slices):
+            wanted = piece.strings[0]
+            if wanted is not None and any(v in wanted for v in strings):
+                return chosen
+        return None
+    return _by_tests(slicing, sliced, package, key, value, resolve, conforms)
+
+
+def _by_tests(
+    slicing: SlicingPlan,
+    sliced: ElementNode,
+    package: PackageKey,
+    key: str,
+    value: Any,
+    resolve: Callable[[str], Any],
+    conforms: Callable[[dict[str, Any], str, PackageKey | None], bool],
+) -> int | None:
+    """Each slice in order, each discriminator in turn; an item's values at a discriminator
+    path are looked up once."""
+    discriminators = slicing.discriminators
+    actual: list[list[Any] | None] = [None] * len(discriminators)
+    have: list[list[str] | None] = [None] * len(discriminators)
+    for chosen, test in enumerate(slicing.slices):
+        for position, disc in enumerate(discriminators):
+            kind = disc.kind
+            if kind == "value" or kind == "pattern":
+                expected = test.expected[position]
+                if not expected:
+                    break
+                values = actual[position]
+                if values is None:
+                    values = actual[position] = instance_values(value, disc.steps, resolve)
+                strings = test.strings[position]
+                if strings is not None:
+                    if not any(type(v) is str and v in strings for v in values):
+                        break
+                elif not value_matches(values, expected):
+                    break
+            elif kind == "type":
+                types = have[position]
+                if types is None:
+                    if disc.suffix_is_type:
+                        types = [suffix_type(key[len(sliced.name) - 3 :])]
+                    else:
+                        found = instance_values(value, disc.steps, resolve)
+                        types = [
+                            v["resourceType"]
+                            for v in found
+                            if isinstance(v, dict) and "resourceType" in v
+                        ]
+                    have[position] = types
+                if not any(h in test.type_codes for h in types):
+                    break
+            elif kind == "profile":
+                values = actual[position]
+                if values is None:
+                    values = actual[position] = instance_values(value, disc.steps, resolve)
+                targets = test.targets[position]
+                if not any(
+                    isinstance(a, dict) and conforms(a, url, package)
+                    for a in values
+                    for url in targets
+                ):
+                    break
+            else:
+                break
+        else:
+            return chosen
+    return None

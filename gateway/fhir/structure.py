@@ -11,7 +11,8 @@ FHIRPath-style location, instead of stopping at the first.
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.fhir import base, narrative, primitives, rules
@@ -22,13 +23,54 @@ from gateway.issues import Issue, IssueType
 Out = list[Issue]
 
 
-@cache
-def _required(type_path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required plain elements, required choice groups) of a type."""
-    kids = base.children(type_path)
-    plain = tuple(e.name for e in kids.values() if e.required and e.choice is None)
-    groups = tuple(sorted({e.choice for e in kids.values() if e.required and e.choice}))
-    return plain, groups
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """How the value under one JSON key of one type is checked (worked out once per type)."""
+
+    element: BaseElement
+    choice: str | None  # `value` for `valueQuantity`
+    is_list: bool
+    primitive: bool
+    check: Callable[[Any], str | None] | None  # a primitive's JSON type and lexical rule
+    xhtml: bool
+    plain: bool  # a primitive with no code list and no narrative: its check is all there is
+    nested: str | None  # a complex type's (or backbone's) type path; not for Resource
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    """What the structure check needs about one type (or backbone element), worked out once."""
+
+    keys: dict[str, _Key]  # by JSON key
+    required: tuple[str, ...]  # plain elements with min 1
+    groups: tuple[str, ...]  # choice elements with min 1
+
+
+_TYPES: dict[str, _Type] = {}
+
+
+def _type(type_path: str) -> _Type:
+    """The table of a type (type paths come from the R4 model and checked resource types)."""
+    found = _TYPES.get(type_path)
+    if found is None:
+        kids = base.children(type_path)
+        keys = {}
+        for name, element in kids.items():
+            primitive = base.is_primitive(element.type)
+            keys[name] = _Key(
+                element,
+                element.choice,
+                element.is_list,
+                primitive,
+                primitives.CHECKERS.get(element.type),
+                element.type == "xhtml",
+                primitive and element.codes is None and element.type != "xhtml",
+                None if primitive or element.type == "Resource" else element.type_path,
+            )
+        required = tuple(e.name for e in kids.values() if e.required and e.choice is None)
+        groups = tuple(sorted({e.choice for e in kids.values() if e.required and e.choice}))
+        found = _TYPES[type_path] = _Type(keys, required, groups)
+    return found
 
 
 def check_resource(resource: Any, location: str, out: Out) -> None:
@@ -59,56 +101,83 @@ def _object(
     if len(obj) <= (1 if resource else 0):
         out.append(_err(IssueType.STRUCTURE, "an empty object is not allowed (ele-1)", loc))
         return
-    kids = base.children(type_path)
-    choices: dict[str, list[str]] = {}
+    table = _TYPES.get(type_path) or _type(type_path)
+    keys = table.keys
+    choices: dict[str, list[str]] | None = None
     for key, value in obj.items():
-        if resource and key == "resourceType":
-            continue
-        if key[0] == "_":
-            _primitive_element(obj, key, value, kids.get(key[1:]), loc, out)
-            continue
-        element = kids.get(key)
-        here = f"{loc}.{key}"
-        if element is None:
+        slot = keys.get(key)
+        if slot is None:
+            if resource and key == "resourceType":
+                continue
+            if key.startswith("_"):
+                found = keys.get(key[1:])
+                partner = found.element if found is not None else None
+                _primitive_element(obj, key, value, partner, loc, out)
+                continue
             message = f"{key!r} is not an element of {type_path} in FHIR R4"
-            out.append(_err(IssueType.STRUCTURE, message, here))
+            out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{key}"))
             continue
-        if element.choice is not None:
-            choices.setdefault(element.choice, []).append(key)
-        if element.is_list:
+        if slot.choice is not None:
+            if choices is None:
+                choices = {}
+            choices.setdefault(slot.choice, []).append(key)
+        # The common cases (a valid primitive, an object) inline; _value does the rest.
+        if slot.is_list:
             if not isinstance(value, list):
                 message = f"{key} repeats, so it must be a JSON array"
-                out.append(_err(IssueType.STRUCTURE, message, here))
+                out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{key}"))
             elif not value:
-                out.append(_err(IssueType.STRUCTURE, "an empty array is not allowed (ele-1)", here))
+                message = "an empty array is not allowed (ele-1)"
+                out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{key}"))
             else:
-                extensions = obj.get(f"_{key}")
                 for index, item in enumerate(value):
-                    if item is None and _has_extension(extensions, index):
-                        continue
-                    _value(item, element, f"{here}[{index}]", out)
+                    if item is None:
+                        if not _has_extension(obj.get(f"_{key}"), index):
+                            _value(item, slot, loc, key, index, out)
+                    elif slot.plain:
+                        check = slot.check
+                        if check is not None and check(item) is not None:
+                            _value(item, slot, loc, key, index, out)
+                    elif slot.nested is not None and isinstance(item, dict):
+                        _object(item, slot.nested, f"{loc}.{key}[{index}]", out)
+                    else:
+                        _value(item, slot, loc, key, index, out)
+        elif slot.plain and type(value) is str:  # the most common value of all
+            check = slot.check
+            if check is not None and check(value) is not None:
+                _value(value, slot, loc, key, None, out)
         elif isinstance(value, list):
             message = f"{key} does not repeat, so it must not be a JSON array"
-            out.append(_err(IssueType.STRUCTURE, message, here))
+            out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{key}"))
+        elif value is None:
+            _value(value, slot, loc, key, None, out)
+        elif slot.plain:
+            check = slot.check
+            if check is not None and check(value) is not None:
+                _value(value, slot, loc, key, None, out)
+        elif slot.nested is not None and isinstance(value, dict):
+            _object(value, slot.nested, f"{loc}.{key}", out)
         else:
-            _value(value, element, here, out)
-    plain, groups = _required(type_path)
-    for name in plain:
+            _value(value, slot, loc, key, None, out)
+    for name in table.required:
         if name not in obj and f"_{name}" not in obj:
             message = f"{name} is required (min 1) in {type_path}"
             out.append(rules.error(IssueType.REQUIRED, rules.CARDINALITY, message, f"{loc}.{name}"))
-    for group in groups:
-        if group not in choices:
+    for group in table.groups:
+        if choices is None or group not in choices:
             message = f"{group}[x] is required (min 1) in {type_path}"
             out.append(
                 rules.error(IssueType.REQUIRED, rules.CARDINALITY, message, f"{loc}.{group}")
             )
-    for group, keys in choices.items():
-        if len(keys) > 1:
+    if choices is None:
+        return
+    for group, keys_found in choices.items():
+        if len(keys_found) > 1:
             message = (
-                f"only one of {', '.join(keys)} may be present ({group}[x] is a single choice)"
+                f"only one of {', '.join(keys_found)} may be present "
+                f"({group}[x] is a single choice)"
             )
-            out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{keys[1]}"))
+            out.append(_err(IssueType.STRUCTURE, message, f"{loc}.{keys_found[1]}"))
 
 
 def _has_extension(extensions: Any, index: int) -> bool:
@@ -119,30 +188,43 @@ def _has_extension(extensions: Any, index: int) -> bool:
     )
 
 
-def _value(value: Any, element: BaseElement, loc: str, out: Out) -> None:
-    kind = element.type
-    if value is None:
-        out.append(_err(IssueType.STRUCTURE, "null is not allowed here", loc))
-    elif base.is_primitive(kind):
-        problem = primitives.check(kind, value)
+def _value(value: Any, slot: _Key, loc: str, key: str, index: int | None, out: Out) -> None:
+    """Check one value; its location (`loc.key[index]`) is only spelled out when needed."""
+    if slot.primitive and value is not None:
+        check = slot.check
+        problem = check(value) if check is not None else None
         if problem is not None:
-            out.append(_err(IssueType.VALUE, problem, loc, rules.VALUE))
-        elif element.codes is not None and value not in element.codes:
+            out.append(_err(IssueType.VALUE, problem, _at(loc, key, index), rules.VALUE))
+            return
+        codes = slot.element.codes
+        if codes is not None and value not in codes:
             message = (
-                f"{value!r} is not in the required R4 code list for {element.name} "
-                f"({', '.join(sorted(element.codes))})"
+                f"{value!r} is not in the required R4 code list for {slot.element.name} "
+                f"({', '.join(sorted(codes))})"
             )
-            out.append(_err(IssueType.CODE_INVALID, message, loc, rules.BINDING))
-        elif kind == "xhtml":
-            for key, text in narrative.check_div(value):
-                out.append(_err(IssueType.INVARIANT, f"{key}: {text}", loc, rules.INVARIANT))
+            out.append(_err(IssueType.CODE_INVALID, message, _at(loc, key, index), rules.BINDING))
+        elif slot.xhtml:
+            for invariant, text in narrative.check_div(value):
+                message = f"{invariant}: {text}"
+                out.append(
+                    _err(IssueType.INVARIANT, message, _at(loc, key, index), rules.INVARIANT)
+                )
+        return
+    here = _at(loc, key, index)
+    element = slot.element
+    if value is None:
+        out.append(_err(IssueType.STRUCTURE, "null is not allowed here", here))
     elif not isinstance(value, dict):
-        message = f"{element.name} is a {kind}, so it must be a JSON object"
-        out.append(_err(IssueType.STRUCTURE, message, loc))
-    elif kind == "Resource":
-        check_resource(value, loc, out)
+        message = f"{element.name} is a {element.type}, so it must be a JSON object"
+        out.append(_err(IssueType.STRUCTURE, message, here))
+    elif element.type == "Resource":
+        check_resource(value, here, out)
     else:
-        _object(value, element.type_path, loc, out)
+        _object(value, element.type_path, here, out)
+
+
+def _at(loc: str, key: str, index: int | None) -> str:
+    return f"{loc}.{key}" if index is None else f"{loc}.{key}[{index}]"
 
 
 def _primitive_element(

@@ -11,7 +11,7 @@ likewise only warns about code systems it does not know).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.fhir.packages import PackageKey, PackageSet
@@ -24,6 +24,10 @@ class CodeSet:
     url: str
     codes: frozenset[tuple[str, str]]
     open_systems: frozenset[str]
+    bare: frozenset[str] = field(init=False, repr=False, compare=False)  # the codes alone
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bare", frozenset(code for _, code in self.codes))
 
     def has_coding(self, system: Any, code: Any) -> bool:
         if not isinstance(code, str) or not isinstance(system, str | None):
@@ -34,7 +38,7 @@ class CodeSet:
         """A bare `code` (no system): in any system of the value set."""
         if not isinstance(code, str):
             return False
-        return bool(self.open_systems) or any(c == code for _, c in self.codes)
+        return bool(self.open_systems) or code in self.bare
 
     def shown(self, limit: int = 8) -> str:
         codes = sorted(code for _, code in self.codes)
@@ -141,8 +145,8 @@ def binding_problem(value: Any, codes: CodeSet) -> str | None:
     if not isinstance(value, dict):
         return None
     if "coding" in value or "text" in value:
-        listed = value.get("coding")
-        codings = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+        listed = value.get("coding") or ()
+        codings = [c for c in listed if isinstance(c, dict)] if isinstance(listed, Iterable) else []
         if any(codes.has_coding(c.get("system"), c.get("code")) for c in codings):
             return None
         shown = ", ".join(f"{c.get('system')}#{c.get('code')}" for c in codings) or "no coding"
