@@ -33,11 +33,18 @@ test: lint interop-tools
 	$(BIN)/pytest
 
 demo: install
-	rm -rf build/demo build/demo-rejected
-	@echo "== translate the sample practice records (examples/records) =="
+	rm -rf build/demo build/demo-fhir build/demo-rejected build/pki
+	@echo "== translate the sample practice records (examples/records) to MedCom XML =="
 	$(BIN)/labgw translate examples/records -o build/demo
 	@echo "== validate the messages it wrote =="
 	$(BIN)/labgw validate build/demo/messages
+	@echo "== the same records as FHIR messages, checked against the XML letter by letter =="
+	$(BIN)/labgw translate examples/records --format fhir --check -o build/demo-fhir
+	$(BIN)/labgw validate build/demo-fhir/messages
+	@echo "== a test PKI, then one letter signed in a DGWS envelope and verified =="
+	$(BIN)/labgw certs init build/pki
+	$(BIN)/labgw sign $$(ls build/demo/messages/lsp-*.xml | head -1) --cert build/pki/practice-platform.p12 --password Test1234 -o build/demo/signed-envelope.xml
+	$(BIN)/labgw verify build/demo/signed-envelope.xml --trust build/pki/trust.pem --crl build/pki/crl.pem
 	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
 	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
 
