@@ -12,14 +12,21 @@ absent (fixtures in ``conftest.py``).
 from __future__ import annotations
 
 import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from tests.conftest import REFERENCE
+from tests.schema_cases import (
+    MISSING,
+    compile_schema,
+    expected_valid,
+    load,
+    params,
+    verdict,
+    xmllint_verdicts,
+)
 from tests.xml_mutants import mutants, receipt_mutants, xr0131k_variants
 
 OUR_SCHEMAS = [
@@ -34,13 +41,6 @@ RECEIPT_SCHEMA = {"CTL02_1": "2005-08-07/xc0230q.xsd", "CTL03_1": "2005-08-07/xc
 # Where conftest.py looks for the reference folder. Used only to build the parameter lists at
 # collection time; the tests receive the folder through the ``reference_dir`` fixture.
 _REFERENCE = REFERENCE
-_MISSING = "official reference material not found"
-
-
-def _expected_valid(case_id: str) -> bool:
-    """The label a case carries: bases and ``valid-...`` mutants are valid, the rest invalid."""
-    name = case_id.split("/", 1)[1]
-    return name == "base" or name.startswith("valid-")
 
 
 def _lab_cases() -> dict[str, bytes]:
@@ -62,22 +62,8 @@ def _receipt_cases() -> dict[str, bytes]:
     return cases
 
 
-def _load(build: Callable[[], dict[str, bytes]]) -> dict[str, bytes]:
-    """Build a case table, or an empty one when the reference files are not there."""
-    try:
-        return build()
-    except OSError:
-        return {}
-
-
-LAB_CASES = _load(_lab_cases)
-RECEIPT_CASES = _load(_receipt_cases)
-
-
-def _params(cases: dict[str, bytes]) -> list[object]:
-    if not cases:
-        return [pytest.param("none/base", id="reference-missing", marks=pytest.mark.skip(_MISSING))]
-    return [pytest.param(case_id, id=case_id) for case_id in cases]
+LAB_CASES = load(_lab_cases)
+RECEIPT_CASES = load(_receipt_cases)
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,53 +71,20 @@ def _params(cases: dict[str, bytes]) -> list[object]:
 # --------------------------------------------------------------------------------------------
 
 
-def _compile(path: Path) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(path)))
-
-
 @pytest.fixture(scope="session")
 def our_schemas(repo_dir: Path) -> dict[str, etree.XMLSchema]:
     root = repo_dir / "schemas" / "medcom"
-    return {name: _compile(root / name) for name in OUR_SCHEMAS}
+    return {name: compile_schema(root / name) for name in OUR_SCHEMAS}
 
 
 @pytest.fixture(scope="session")
 def official_2014(official_2014_xsd: Path) -> etree.XMLSchema:
-    return _compile(official_2014_xsd)
+    return compile_schema(official_2014_xsd)
 
 
 @pytest.fixture(scope="session")
 def official_2005(official_2005_xsd: Path) -> etree.XMLSchema:
-    return _compile(official_2005_xsd)
-
-
-def _verdict(schema: etree.XMLSchema, data: bytes) -> tuple[bool, str]:
-    ok = schema.validate(etree.fromstring(data))
-    return ok, "" if ok else str(schema.error_log.last_error)
-
-
-def _xmllint_verdicts(xsd: Path, cases: dict[str, bytes], workdir: Path) -> dict[str, bool]:
-    """Validate all cases in one xmllint run (``<file> validates`` / ``fails to validate``)."""
-    files: dict[str, str] = {}
-    for i, (case_id, data) in enumerate(cases.items()):
-        path = workdir / f"case{i:05d}.xml"
-        path.write_bytes(data)
-        files[str(path)] = case_id
-    proc = subprocess.run(
-        ["xmllint", "--noout", "--schema", str(xsd), *files],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    verdicts: dict[str, bool] = {}
-    for line in proc.stderr.splitlines():
-        for suffix, ok in ((" validates", True), (" fails to validate", False)):
-            if line.endswith(suffix) and line[: -len(suffix)] in files:
-                verdicts[files[line[: -len(suffix)]]] = ok
-    missing = set(cases) - set(verdicts)
-    assert not missing, f"xmllint gave no verdict for {sorted(missing)[:5]}: {proc.stderr[-2000:]}"
-    return verdicts
+    return compile_schema(official_2005_xsd)
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +99,14 @@ def xmllint() -> str:
 def xmllint_lab(
     xmllint: str, official_2014_xsd: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bool]:
-    return _xmllint_verdicts(official_2014_xsd, LAB_CASES, tmp_path_factory.mktemp("xr0131k"))
+    return xmllint_verdicts(official_2014_xsd, LAB_CASES, tmp_path_factory.mktemp("xr0131k"))
 
 
 @pytest.fixture(scope="module")
 def xmllint_receipts(
     xmllint: str, official_2005_xsd: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bool]:
-    return _xmllint_verdicts(official_2005_xsd, RECEIPT_CASES, tmp_path_factory.mktemp("xctl"))
+    return xmllint_verdicts(official_2005_xsd, RECEIPT_CASES, tmp_path_factory.mktemp("xctl"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +116,7 @@ def xmllint_receipts(
 
 @pytest.mark.parametrize("name", OUR_SCHEMAS)
 def test_our_schema_compiles(repo_dir: Path, name: str) -> None:
-    schema = _compile(repo_dir / "schemas" / "medcom" / name)
+    schema = compile_schema(repo_dir / "schemas" / "medcom" / name)
     assert isinstance(schema, etree.XMLSchema)
 
 
@@ -173,24 +126,24 @@ def test_our_schema_compiles(repo_dir: Path, name: str) -> None:
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(LAB_CASES))
+@pytest.mark.parametrize("case_id", params(LAB_CASES))
 def test_xr0131k_agrees_with_official_lxml(
     case_id: str, our_schemas: dict[str, etree.XMLSchema], official_2014: etree.XMLSchema
 ) -> None:
     data = LAB_CASES[case_id]
-    ours, our_error = _verdict(our_schemas["2014-10-08/xr0131k.xsd"], data)
-    official, official_error = _verdict(official_2014, data)
+    ours, our_error = verdict(our_schemas["2014-10-08/xr0131k.xsd"], data)
+    official, official_error = verdict(official_2014, data)
     assert ours == official, f"ours: {our_error or 'valid'} | official: {official_error or 'valid'}"
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(RECEIPT_CASES))
+@pytest.mark.parametrize("case_id", params(RECEIPT_CASES))
 def test_receipt_agrees_with_official_lxml(
     case_id: str, our_schemas: dict[str, etree.XMLSchema], official_2005: etree.XMLSchema
 ) -> None:
     data = RECEIPT_CASES[case_id]
-    ours, our_error = _verdict(our_schemas[RECEIPT_SCHEMA[case_id.split("/")[0]]], data)
-    official, official_error = _verdict(official_2005, data)
+    ours, our_error = verdict(our_schemas[RECEIPT_SCHEMA[case_id.split("/")[0]]], data)
+    official, official_error = verdict(official_2005, data)
     assert ours == official, f"ours: {our_error or 'valid'} | official: {official_error or 'valid'}"
 
 
@@ -200,21 +153,21 @@ def test_receipt_agrees_with_official_lxml(
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(LAB_CASES))
+@pytest.mark.parametrize("case_id", params(LAB_CASES))
 def test_xr0131k_agrees_with_official_xmllint(
     case_id: str, our_schemas: dict[str, etree.XMLSchema], xmllint_lab: dict[str, bool]
 ) -> None:
-    ours, our_error = _verdict(our_schemas["2014-10-08/xr0131k.xsd"], LAB_CASES[case_id])
+    ours, our_error = verdict(our_schemas["2014-10-08/xr0131k.xsd"], LAB_CASES[case_id])
     assert ours == xmllint_lab[case_id], f"ours: {our_error or 'valid'}"
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(RECEIPT_CASES))
+@pytest.mark.parametrize("case_id", params(RECEIPT_CASES))
 def test_receipt_agrees_with_official_xmllint(
     case_id: str, our_schemas: dict[str, etree.XMLSchema], xmllint_receipts: dict[str, bool]
 ) -> None:
     schema = our_schemas[RECEIPT_SCHEMA[case_id.split("/")[0]]]
-    ours, our_error = _verdict(schema, RECEIPT_CASES[case_id])
+    ours, our_error = verdict(schema, RECEIPT_CASES[case_id])
     assert ours == xmllint_receipts[case_id], f"ours: {our_error or 'valid'}"
 
 
@@ -224,18 +177,18 @@ def test_receipt_agrees_with_official_xmllint(
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(LAB_CASES))
+@pytest.mark.parametrize("case_id", params(LAB_CASES))
 def test_xr0131k_case_label_matches_official(case_id: str, official_2014: etree.XMLSchema) -> None:
     """A mutant called ``valid-...`` is valid by the official schema, every other one invalid."""
-    official, error = _verdict(official_2014, LAB_CASES[case_id])
-    assert official == _expected_valid(case_id), error or "official schema says valid"
+    official, error = verdict(official_2014, LAB_CASES[case_id])
+    assert official == expected_valid(case_id), error or "official schema says valid"
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params(RECEIPT_CASES))
+@pytest.mark.parametrize("case_id", params(RECEIPT_CASES))
 def test_receipt_case_label_matches_official(case_id: str, official_2005: etree.XMLSchema) -> None:
-    official, error = _verdict(official_2005, RECEIPT_CASES[case_id])
-    assert official == _expected_valid(case_id), error or "official schema says valid"
+    official, error = verdict(official_2005, RECEIPT_CASES[case_id])
+    assert official == expected_valid(case_id), error or "official schema says valid"
 
 
 def _c14n(data: bytes) -> str:
@@ -281,7 +234,7 @@ def test_mutant_sets_are_rich(reference_dir: Path, official_2014: etree.XMLSchem
 @pytest.mark.reference
 def test_every_mutant_changes_its_base() -> None:
     if not LAB_CASES or not RECEIPT_CASES:
-        pytest.skip(_MISSING)
+        pytest.skip(MISSING)
     for cases in (LAB_CASES, RECEIPT_CASES):
         for case_id, data in cases.items():
             base_id = case_id.split("/")[0]
@@ -292,11 +245,11 @@ def test_every_mutant_changes_its_base() -> None:
 @pytest.mark.reference
 def test_receipt_mutant_sets_are_rich() -> None:
     if not RECEIPT_CASES:
-        pytest.skip(_MISSING)
+        pytest.skip(MISSING)
     for base_id in RECEIPT_SCHEMA:
         ids = [c for c in RECEIPT_CASES if c.startswith(f"{base_id}/") and c != f"{base_id}/base"]
         assert len(ids) >= 10, base_id
-        assert any(_expected_valid(c) for c in ids) and not all(_expected_valid(c) for c in ids)
+        assert any(expected_valid(c) for c in ids) and not all(expected_valid(c) for c in ids)
 
 
 @pytest.mark.reference

@@ -14,7 +14,6 @@ absent (fixtures in ``conftest.py``).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -22,6 +21,15 @@ import pytest
 from lxml import etree
 
 from tests.conftest import REFERENCE
+from tests.schema_cases import (
+    MISSING,
+    compile_schema,
+    expected_valid,
+    load,
+    params,
+    verdict,
+    xmllint_verdicts,
+)
 from tests.xml_mutants import NS_2014
 from tests.xrpt05_mutants import xrpt05_bases, xrpt05_mutants
 
@@ -37,13 +45,6 @@ XS = "{http://www.w3.org/2001/XMLSchema}"
 # Where conftest.py looks for the reference folder. Used only to build the parameter list at
 # collection time; the tests receive the folder through the ``reference_dir`` fixture.
 _REFERENCE = REFERENCE
-_MISSING = "official reference material not found"
-
-
-def _expected_valid(case_id: str) -> bool:
-    """The label a case carries: bases and ``valid-...`` mutants are valid, the rest invalid."""
-    name = case_id.split("/", 1)[1]
-    return name == "base" or name.startswith("valid-")
 
 
 def _cases() -> dict[str, bytes]:
@@ -55,21 +56,7 @@ def _cases() -> dict[str, bytes]:
     return cases
 
 
-def _load() -> dict[str, bytes]:
-    """The case table, or an empty one when the reference files are not there."""
-    try:
-        return _cases()
-    except OSError:
-        return {}
-
-
-CASES = _load()
-
-
-def _params() -> list[object]:
-    if not CASES:
-        return [pytest.param("none/base", id="reference-missing", marks=pytest.mark.skip(_MISSING))]
-    return [pytest.param(case_id, id=case_id) for case_id in CASES]
+CASES = load(_cases)
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,53 +64,24 @@ def _params() -> list[object]:
 # --------------------------------------------------------------------------------------------
 
 
-def _compile(path: Path) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(path)))
-
-
 @pytest.fixture(scope="session")
 def our_schema(repo_dir: Path) -> etree.XMLSchema:
-    return _compile(repo_dir / "schemas" / "medcom" / OUR_SCHEMA)
+    return compile_schema(repo_dir / "schemas" / "medcom" / OUR_SCHEMA)
 
 
 @pytest.fixture(scope="session")
 def official_2014(official_2014_xsd: Path) -> etree.XMLSchema:
-    return _compile(official_2014_xsd)
-
-
-def _verdict(schema: etree.XMLSchema, data: bytes) -> tuple[bool, str]:
-    ok = schema.validate(etree.fromstring(data))
-    return ok, "" if ok else str(schema.error_log.last_error)
+    return compile_schema(official_2014_xsd)
 
 
 @pytest.fixture(scope="module")
-def xmllint_verdicts(
+def official_xmllint(
     official_2014_xsd: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bool]:
     """All cases through ``xmllint --schema`` (official) in one run."""
     if shutil.which("xmllint") is None:
         pytest.skip("xmllint not installed")
-    workdir = tmp_path_factory.mktemp("xr0532m")
-    files: dict[str, str] = {}
-    for i, (case_id, data) in enumerate(CASES.items()):
-        path = workdir / f"case{i:05d}.xml"
-        path.write_bytes(data)
-        files[str(path)] = case_id
-    proc = subprocess.run(
-        ["xmllint", "--noout", "--schema", str(official_2014_xsd), *files],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    verdicts: dict[str, bool] = {}
-    for line in proc.stderr.splitlines():
-        for suffix, ok in ((" validates", True), (" fails to validate", False)):
-            if line.endswith(suffix) and line[: -len(suffix)] in files:
-                verdicts[files[line[: -len(suffix)]]] = ok
-    missing = set(CASES) - set(verdicts)
-    assert not missing, f"xmllint gave no verdict for {sorted(missing)[:5]}: {proc.stderr[-2000:]}"
-    return verdicts
+    return xmllint_verdicts(official_2014_xsd, CASES, tmp_path_factory.mktemp("xr0532m"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +90,7 @@ def xmllint_verdicts(
 
 
 def test_our_schema_compiles(repo_dir: Path) -> None:
-    schema = _compile(repo_dir / "schemas" / "medcom" / OUR_SCHEMA)
+    schema = compile_schema(repo_dir / "schemas" / "medcom" / OUR_SCHEMA)
     assert isinstance(schema, etree.XMLSchema)
 
 
@@ -155,23 +113,23 @@ def test_catalogue_names_xr0532m(repo_dir: Path) -> None:
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params())
+@pytest.mark.parametrize("case_id", params(CASES))
 def test_xr0532m_agrees_with_official_lxml(
     case_id: str, our_schema: etree.XMLSchema, official_2014: etree.XMLSchema
 ) -> None:
     data = CASES[case_id]
-    ours, our_error = _verdict(our_schema, data)
-    official, official_error = _verdict(official_2014, data)
+    ours, our_error = verdict(our_schema, data)
+    official, official_error = verdict(official_2014, data)
     assert ours == official, f"ours: {our_error or 'valid'} | official: {official_error or 'valid'}"
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params())
+@pytest.mark.parametrize("case_id", params(CASES))
 def test_xr0532m_agrees_with_official_xmllint(
-    case_id: str, our_schema: etree.XMLSchema, xmllint_verdicts: dict[str, bool]
+    case_id: str, our_schema: etree.XMLSchema, official_xmllint: dict[str, bool]
 ) -> None:
-    ours, our_error = _verdict(our_schema, CASES[case_id])
-    assert ours == xmllint_verdicts[case_id], f"ours: {our_error or 'valid'}"
+    ours, our_error = verdict(our_schema, CASES[case_id])
+    assert ours == official_xmllint[case_id], f"ours: {our_error or 'valid'}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,11 +138,11 @@ def test_xr0532m_agrees_with_official_xmllint(
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("case_id", _params())
+@pytest.mark.parametrize("case_id", params(CASES))
 def test_xr0532m_case_label_matches_official(case_id: str, official_2014: etree.XMLSchema) -> None:
     """Bases and ``valid-...`` mutants are valid by the official schema, every other one invalid."""
-    official, error = _verdict(official_2014, CASES[case_id])
-    assert official == _expected_valid(case_id), error or "official schema says valid"
+    official, error = verdict(official_2014, CASES[case_id])
+    assert official == expected_valid(case_id), error or "official schema says valid"
 
 
 @pytest.mark.reference
@@ -244,7 +202,7 @@ def test_xr0532m_mutant_sets_are_rich(reference_dir: Path, official_2014: etree.
 @pytest.mark.reference
 def test_every_xr0532m_mutant_changes_its_base() -> None:
     if not CASES:
-        pytest.skip(_MISSING)
+        pytest.skip(MISSING)
 
     def c14n(data: bytes) -> str:
         return str(etree.canonicalize(etree.fromstring(data)))
