@@ -17,6 +17,10 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.analyze import analyze_files
+from gateway.analyze.html import render_html
+from gateway.analyze.sample import generate
+from gateway.analyze.text import text_summary
 from gateway.cli_sign import sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
@@ -307,6 +311,69 @@ def validate(inputs: tuple[Path, ...], fmt: str, verbose: bool, igs: tuple[Path,
         click.echo(text_report(verdicts, verbose=verbose), nl=False)
     if not all(verdict.valid for verdict in verdicts):
         sys.exit(ExitCode.INVALID)
+
+
+@main.command()
+@click.argument("extracts", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as one standalone HTML page.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JSON.",
+)
+@click.option(
+    "--make-sample",
+    "sample_rows",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Instead: write a synthetic extract of N rows with known defects to stdout.",
+)
+@click.option("--seed", default=1, show_default=True, help="Random seed for --make-sample.")
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --make-sample: write the injected defects and routing as JSON here.",
+)
+@click.option("--now", help="Judge 'in the future' against this ISO 8601 time.")
+def analyze(
+    extracts: tuple[Path, ...],
+    html_out: Path | None,
+    json_out: Path | None,
+    sample_rows: int | None,
+    seed: int,
+    truth: Path | None,
+    now: str | None,
+) -> None:
+    """What a Health Hub extract holds: volumes, codes, routing preview and data quality."""
+    if sample_rows is not None:
+        _make_sample(sample_rows, seed, truth)
+        return
+    if not extracts:
+        raise InputError("give one or more extract files (CSV or NDJSON), or --make-sample N")
+    clock, _ = _clock_and_ids(now)
+    total = sum(path.stat().st_size for path in extracts)
+    with click.progressbar(length=total, label="analysing", file=sys.stderr, show_eta=True) as bar:
+        report = analyze_files(extracts, now=clock.now(), progress=bar.update)
+    if json_out:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    if html_out:
+        html_out.write_text(render_html(report), "utf-8")
+    click.echo(text_summary(report), nl=False)
+
+
+def _make_sample(rows: int, seed: int, truth_out: Path | None) -> None:
+    lines, truth = generate(rows, seed)
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if truth_out:
+        truth_out.write_text(json.dumps(truth.to_dict(), indent=2) + "\n", "utf-8")
 
 
 PASSWORD_ENV = "LABGW_PKCS12_PASSWORD"

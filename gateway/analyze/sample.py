@@ -1,0 +1,285 @@
+"""Synthetic Health Hub extracts with known defects, so every count of a report can be checked.
+
+Each row carries at most one injected defect, and `SampleTruth` counts them as they are written:
+a test compares the report of `labgw analyze` with that truth, number by number. The rows look
+like real practice data (Danish units with decimal commas, fee-table and local codes, five LPS
+vendors, times with and without offsets) but every person in them is invented.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+HEADER = (
+    "recordId;version;status;practice_sor;practice_ydernummer;practice_gln;practice_name;"
+    "patient_cpr;patient_replacementId;patient_family;patient_given;consent;sample_id;"
+    "sample_collectedAt;sample_material;analysis_system;analysis_code;analysis_text;"
+    "result_value;result_unit;result_referenceLow;result_referenceHigh;result_abnormal;"
+    "result_comment;performedAt;lps_vendor;lps_version"
+)
+_DK = ZoneInfo("Europe/Copenhagen")
+_START = datetime(2025, 1, 1, 8, 0, tzinfo=_DK)
+_VENDORS = (
+    ("XMO", "7.4"),
+    ("EG Clinea", "3.2"),
+    ("WinPLC", "9.1"),
+    ("Novax", "12"),
+    ("MultiMed", "5"),
+)
+_FAMILIES = ("Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen")
+_GIVEN = ("Søren", "Mette", "Anne", "Lars", "Ida", "Jørgen", "Freja")
+
+
+def _number(low: float, high: float, decimals: int) -> Callable[[random.Random], str]:
+    def draw(rng: random.Random) -> str:
+        return f"{rng.uniform(low, high):.{decimals}f}".replace(".", ",")
+
+    return draw
+
+
+def _choice(*values: str) -> Callable[[random.Random], str]:
+    return lambda rng: rng.choice(values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    system: str
+    code: str
+    unit: str
+    value: Callable[[random.Random], str]
+    destination: str  # lsp, miba, or "filtered" for analyses not agreed for sharing
+    notifiable_when: str = ""  # the value that makes the finding notifiable
+
+
+_ANALYSES = (
+    _Analysis("NPU", "NPU19748", "mg/l", _number(1, 180, 0), "lsp"),
+    _Analysis("FEE", "9901", "mg/l", _number(1, 120, 0), "lsp"),
+    _Analysis("LOCAL", "CRP", "mg/l", _number(1, 120, 0), "lsp"),
+    _Analysis("NPU", "NPU27300", "mmol/mol", _number(30, 95, 0), "lsp"),
+    _Analysis("NPU", "NPU03835", "%", _number(4.5, 11, 1), "filtered"),
+    _Analysis("NPU", "NPU02319", "mmol/l", _number(6, 10.5, 1), "lsp"),
+    _Analysis("FEE", "9903", "", _number(1, 3.8, 1), "lsp"),
+    _Analysis("LOCAL", "INR", "", _number(1, 3.8, 1), "lsp"),
+    _Analysis("NPU", "NPU02187", "mmol/l", _number(4, 14, 1), "lsp"),
+    _Analysis("NPU", "NPU03987", "", _choice("neg", "1+", "2+", "3+"), "lsp"),
+    _Analysis("NPU", "NPU21578", "", _choice("neg", "pos"), "lsp"),
+    _Analysis("NPU", "NPU16328", "", _choice("Escherichia coli", "ingen vækst"), "miba"),
+    _Analysis("LOCAL", "STREPA", "", _choice("positiv", "negativ"), "miba"),
+    _Analysis("LOCAL", "COVAG", "", _choice("negativ", "negativ", "positiv"), "miba", "positiv"),
+)
+_CRP = _ANALYSES[0]
+_PLAUSIBLE_BREAKERS = {"NPU19748": "2500", "NPU02319": "45,0", "NPU27300": "900"}
+
+# Defects and how often each is injected; the rest of the rows are clean.
+DEFECTS = (
+    ("LPS-CPR", 0.010),  # not a date-shaped CPR number: rejected at intake
+    ("LPS-DATETIME", 0.005),  # a date without a time: rejected at intake
+    ("AQ-TIME-NO-OFFSET", 0.020),  # accepted, read as Danish time
+    ("MAP-VALUE-TYPE", 0.005),  # text where the analysis has numbers
+    ("AQ-IMPLAUSIBLE", 0.003),  # outside the physiological limits
+    ("MAP-UNKNOWN-CODE", 0.010),  # a local code no table maps
+    ("MAP-UNIT-MISMATCH", 0.005),  # CRP in mmol/l
+    ("AQ-DUPLICATE-VERSION", 0.003),  # the same record version twice
+    ("AQ-VERSION-GAP", 0.002),  # versions 1 and 3, no 2
+    ("AQ-CORRECTION-NO-ORIGINAL", 0.002),  # a correction whose original is not in the extract
+    ("consent_refused", 0.010),  # not a defect: a flag that must never drop a result
+)
+
+
+@dataclass(slots=True)
+class SampleTruth:
+    """What was written: row count, injected defects, and where the clean rows would go."""
+
+    rows: int = 0
+    defects: Counter[str] = field(default_factory=Counter)
+    routing: Counter[str] = field(default_factory=Counter)
+    unmapped_codes: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "defects": dict(sorted(self.defects.items())),
+            "routing": dict(sorted(self.routing.items())),
+            "unmapped_codes": dict(sorted(self.unmapped_codes.items())),
+        }
+
+
+@dataclass(slots=True)
+class _Practice:
+    sor: str
+    ydernummer: str
+    gln: str
+    name: str
+    vendor: tuple[str, str]
+
+
+def _gln(rng: random.Random) -> str:
+    body = "579" + "".join(rng.choice("0123456789") for _ in range(9))
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+def _practices(rng: random.Random, count: int) -> list[_Practice]:
+    return [
+        _Practice(
+            sor=str(rng.randrange(10**14, 10**15)),
+            ydernummer=f"{rng.randrange(10**5, 10**6)}",
+            gln=_gln(rng),
+            name=f"Lægehuset {i + 1}",
+            vendor=_VENDORS[i % len(_VENDORS)],
+        )
+        for i in range(count)
+    ]
+
+
+def generate(rows: int, seed: int = 1) -> tuple[Iterator[str], SampleTruth]:
+    """CSV lines (header first) of a synthetic extract, and the truth filled in as they are read."""
+    truth = SampleTruth()
+    return _lines(rows, random.Random(seed), truth), truth
+
+
+def _lines(rows: int, rng: random.Random, truth: SampleTruth) -> Iterator[str]:
+    yield HEADER
+    practices = _practices(rng, max(3, min(2000, rows // 2500)))
+    clean: list[str] = []  # recent clean rows, the originals for duplicates
+    next_id = 0
+    written = 0
+    while written < rows:
+        next_id += 1
+        defect = _pick_defect(rng)
+        practice = rng.choice(practices)
+        # Office hours only: a time without offset in the night of a DST change would be ambiguous.
+        day = _START + timedelta(days=written * 365 // max(rows, 1))
+        when = day + timedelta(minutes=rng.randrange(480))
+        if defect == "AQ-DUPLICATE-VERSION" and clean:
+            line = rng.choice(clean)
+            truth.routing[line.rsplit("|", 1)[1]] += 1
+            yield line.rsplit("|", 1)[0]
+        else:
+            if defect == "AQ-DUPLICATE-VERSION":
+                defect = None
+            analysis = _analysis_for(rng, defect)
+            record_id = f"R{next_id:08d}"
+            version = 2 if defect == "AQ-CORRECTION-NO-ORIGINAL" else 1
+            status = "corrected" if version == 2 else "final"
+            line = _row(rng, record_id, version, status, practice, analysis, when, defect)
+            if defect == "AQ-VERSION-GAP" and written + 1 < rows:
+                yield line
+                written += 1
+                truth.rows += 1
+                truth.routing[_destination(analysis, defect, line)] += 1
+                line = _row(rng, record_id, 3, "corrected", practice, analysis, when, defect)
+            destination = _destination(analysis, defect, line)
+            truth.routing[destination] += 1
+            if defect == "consent_refused" and destination not in ("filtered", "blocked"):
+                truth.routing["consent_refused"] += 1
+            if destination in ("lsp", "miba", "filtered") and defect is None:
+                clean.append(f"{line}|{destination}")
+                if len(clean) > 64:
+                    clean.pop(0)
+            if defect == "MAP-UNKNOWN-CODE":
+                truth.unmapped_codes[analysis.code] += 1
+            yield line
+        if defect:
+            truth.defects[defect] += 1
+        written += 1
+        truth.rows += 1
+
+
+def _pick_defect(rng: random.Random) -> str | None:
+    draw = rng.random()
+    for name, share in DEFECTS:
+        if draw < share:
+            return name
+        draw -= share
+    return None
+
+
+def _analysis_for(rng: random.Random, defect: str | None) -> _Analysis:
+    if defect == "MAP-UNKNOWN-CODE":
+        code = f"LAB{rng.randrange(1, 6)}"
+        return _Analysis("LOCAL", code, "", _choice("7"), "blocked")
+    if defect in ("MAP-VALUE-TYPE", "MAP-UNIT-MISMATCH", "AQ-IMPLAUSIBLE"):
+        if defect == "AQ-IMPLAUSIBLE":
+            code = rng.choice(sorted(_PLAUSIBLE_BREAKERS))
+            return next(a for a in _ANALYSES if a.code == code)
+        return _CRP
+    return rng.choice(_ANALYSES)
+
+
+def _destination(analysis: _Analysis, defect: str | None, line: str) -> str:
+    if defect in ("LPS-CPR", "LPS-DATETIME"):
+        return "rejected"
+    if defect in ("MAP-VALUE-TYPE", "MAP-UNIT-MISMATCH", "MAP-UNKNOWN-CODE"):
+        return "blocked"
+    if analysis.notifiable_when and f";{analysis.notifiable_when};" in line:
+        return f"{analysis.destination}+notifiable"
+    return analysis.destination
+
+
+def _row(
+    rng: random.Random,
+    record_id: str,
+    version: int,
+    status: str,
+    practice: _Practice,
+    analysis: _Analysis,
+    when: datetime,
+    defect: str | None,
+) -> str:
+    born = datetime(1930, 1, 1) + timedelta(days=rng.randrange(33_000))
+    cpr = born.strftime("%d%m%y") + f"{rng.randrange(10_000):04d}"
+    if defect == "LPS-CPR":
+        cpr = "3213" + cpr[4:]
+    collected = when.isoformat(timespec="minutes")
+    performed = (when + timedelta(minutes=rng.randrange(2, 30))).isoformat(timespec="minutes")
+    if defect == "AQ-TIME-NO-OFFSET":
+        collected, performed = collected[:16], performed[:16]
+    elif defect == "LPS-DATETIME":
+        collected = collected[:10]
+    value = analysis.value(rng)
+    unit = analysis.unit
+    if defect == "MAP-VALUE-TYPE":
+        value = "hæmolyseret"
+    elif defect == "MAP-UNIT-MISMATCH":
+        unit = "mmol/l"
+    elif defect == "AQ-IMPLAUSIBLE":
+        value = _PLAUSIBLE_BREAKERS[analysis.code]
+    consent = "refused" if defect == "consent_refused" else rng.choice(("given", "given", ""))
+    vendor, vendor_version = practice.vendor
+    return ";".join(
+        (
+            record_id,
+            str(version),
+            status,
+            practice.sor,
+            practice.ydernummer,
+            practice.gln,
+            practice.name,
+            cpr,
+            "",
+            rng.choice(_FAMILIES),
+            rng.choice(_GIVEN),
+            consent,
+            f"S{record_id[1:]}",
+            collected,
+            "",
+            analysis.system,
+            analysis.code,
+            "",
+            value,
+            unit,
+            "",
+            "",
+            "",
+            "",
+            performed,
+            vendor,
+            vendor_version,
+        )
+    )

@@ -1,0 +1,286 @@
+"""The analysis itself: every record of an extract counted once, into one JSON-able report.
+
+It runs each record through the same intake, mapping and routing a translation would use, so the
+preview says what labgw would really send, and adds what only a whole extract shows: volumes per
+practice and month, which codes are in use, and data-quality findings with advice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.analyze.limits import Limits
+from gateway.analyze.versions import EXAMPLES, VersionLedger
+from gateway.intake.readers import RawRecord
+from gateway.intake.record import RecordBuilder
+from gateway.issues import Issue
+from gateway.mapping.resolve import map_record
+from gateway.mapping.tables import Mappings
+from gateway.model import Consent, LabRecord
+from gateway.routing import route
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+_UNIT_RULES = ("MAP-UNIT-MISMATCH", "MAP-UNIT-UNKNOWN")
+
+# Advice per finding; intake and mapping rules not listed get the generic advice.
+ADVICE = {
+    "LPS-CPR": "Fix the CPR number in the practice system; the record cannot be shared.",
+    "LPS-DATETIME": "Send date and time of day with a UTC offset (ISO 8601).",
+    "AQ-TIME-NO-OFFSET": "Send times with a UTC offset; labgw assumes Danish time without one.",
+    "MAP-VALUE-TYPE": "Results written as text where the analysis has numbers: record the "
+    "number on the lab card and any remark in the comment.",
+    "MAP-UNKNOWN-CODE": "Add the codes to mappings/ or have the practice system send NPU codes.",
+    "MAP-UNIT-MISMATCH": "Check the unit: the value is probably in another unit than the "
+    "NPU definition, and would be misread.",
+    "MAP-UNIT-UNKNOWN": "Add the unit spelling to mappings/units.csv if it is a real unit.",
+    "AQ-IMPLAUSIBLE": "Check the value and its unit; it lies outside physiological limits "
+    "(mappings/plausibility.csv).",
+    "AQ-DUPLICATE-VERSION": "The same record version was extracted twice; a new version must "
+    "have a new version number.",
+    "AQ-VERSION-GAP": "Versions are missing between the first and the last; check that every "
+    "version is extracted.",
+    "AQ-CORRECTION-NO-ORIGINAL": "A later version without version 1 in the extract; include "
+    "the original or check the version numbering.",
+}
+_GENERIC = "See docs/issue-codes.md for the rule and fix the field in the practice system."
+TITLES = {
+    "AQ-TIME-NO-OFFSET": "times without UTC offset",
+    "AQ-IMPLAUSIBLE": "values outside physiological limits",
+    "AQ-DUPLICATE-VERSION": "duplicate record versions",
+    "AQ-VERSION-GAP": "record version gaps",
+    "AQ-CORRECTION-NO-ORIGINAL": "corrections without an original",
+}
+
+
+@dataclass(slots=True)
+class _Code:
+    count: int = 0
+    practices: set[str] = field(default_factory=set)
+    npu: str | None = None
+
+
+@dataclass(slots=True)
+class _Finding:
+    title: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, example: str) -> None:
+        self.count += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(example)
+
+
+class Analysis:
+    """Feed it records with `add`; `report` gives the result. One instance per extract."""
+
+    def __init__(self, now: datetime, mappings: Mappings, limits: Limits) -> None:
+        self.builder = RecordBuilder(now)
+        self.mappings = mappings
+        self.limits = limits
+        self.inputs: list[str] = []
+        self.records = self.accepted = 0
+        self.practices: set[str] = set()
+        self.vendors: Counter[str] = Counter()
+        self.months: Counter[str] = Counter()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.codes: dict[tuple[str, str], _Code] = defaultdict(_Code)
+        self.units: Counter[tuple[str, str, str, str]] = Counter()
+        self.routing: Counter[str] = Counter()
+        self.filtered: Counter[str] = Counter()
+        self.findings: dict[str, _Finding] = {}
+        self.file_issues: list[Issue] = []
+        self.versions = VersionLedger()
+
+    def add_block(self, source: str, raws: list[RawRecord]) -> None:
+        keys: list[tuple[str, int]] = []
+        for raw in raws:
+            self.records += 1
+            if raw.issues or not isinstance(raw.data, dict):
+                self._rejected(raw.issues, f"{source}:{raw.line}")
+                continue
+            record, issues = self.builder.build(raw.data, source=source, line=raw.line)
+            self._raw_quality(raw.data, record.key if record else f"{source}:{raw.line}")
+            if record is None:
+                self._rejected(issues, f"{source}:{raw.line}")
+                self._code_seen(raw.data)
+                continue
+            self.accepted += 1
+            keys.append((record.record_id, record.version))
+            self._record(record)
+        self.versions.add(keys)
+
+    def _rejected(self, issues: list[Issue] | tuple[Issue, ...], where: str) -> None:
+        self.filtered["rejected at intake"] += 1
+        for issue in issues:
+            if issue.blocking:
+                title = f"rejected at intake: {issue.location or 'record'}"
+                self._finding(issue.rule, title).add(issue.record or where)
+
+    def _finding(self, code: str, title: str) -> _Finding:
+        found = self.findings.get(code)
+        if found is None:
+            found = self.findings[code] = _Finding(TITLES.get(code, title))
+        return found
+
+    def _raw_quality(self, data: dict[str, Any], label: str) -> None:
+        sample = data.get("sample")
+        times = (
+            sample.get("collectedAt") if isinstance(sample, dict) else None,
+            data.get("performedAt"),
+        )
+        if any(isinstance(t, str) and len(t) > 10 and not _OFFSET.search(t) for t in times):
+            self._finding("AQ-TIME-NO-OFFSET", "").add(label)
+
+    def _code_seen(self, data: dict[str, Any]) -> None:
+        analysis, practice = data.get("analysis"), data.get("practice")
+        if isinstance(analysis, dict) and isinstance(practice, dict):
+            code = self.codes[(str(analysis.get("system")), str(analysis.get("code")))]
+            code.count += 1
+            code.practices.add(str(practice.get("sor") or practice.get("ydernummer")))
+
+    def _record(self, record: LabRecord) -> None:
+        practice = record.practice.sor or record.practice.ydernummer or record.practice.gln
+        self.practices.add(practice)
+        self.vendors[record.lps.vendor] += 1
+        when = record.sample.collected_at
+        self.months[when.strftime("%Y-%m")] += 1
+        self.first = when if self.first is None or when < self.first else self.first
+        self.last = when if self.last is None or when > self.last else self.last
+        mapping = map_record(record, self.mappings)
+        code = self.codes[(record.analysis.system.value, record.analysis.code)]
+        code.count += 1
+        code.practices.add(practice)
+        for issue in mapping.issues:
+            if issue.rule in _UNIT_RULES:
+                system, code_text = record.analysis.system.value, record.analysis.code
+                npu = _npu_of(system, code_text, self.mappings)
+                expected = (self.mappings.analyses[npu].ucum if npu else None) or ""
+                self.units[(system, code_text, record.result.unit or "", expected)] += 1
+            if issue.blocking:
+                title = f"not sendable: {issue.location or 'analysis'}"
+                self._finding(issue.rule, title).add(record.key)
+        mapped = mapping.mapped
+        if mapped is None:
+            self.filtered["not mapped or not valid for its analysis"] += 1
+            return
+        code.npu = mapped.analysis.npu_code
+        if mapping.filtered:
+            self.filtered["not agreed for sharing"] += 1
+            return
+        self.routing[route(mapped).value] += 1
+        if record.consent is Consent.REFUSED:
+            self.routing["consent_refused"] += 1
+        positives = self.limits.notifiable.get(mapped.analysis.npu_code)
+        if positives and record.result.value.text.casefold() in positives:
+            self.routing["notifiable"] += 1
+        limits = self.limits.plausible.get(mapped.analysis.npu_code)
+        number = mapped.value.number
+        if (
+            limits
+            and number is not None
+            and mapped.ucum == mapped.analysis.ucum
+            and not limits[0] <= number <= limits[1]
+        ):
+            self._finding("AQ-IMPLAUSIBLE", "").add(record.key)
+
+    def report(self) -> dict[str, Any]:
+        """The report as JSON-able data; see docs/analyze.md for its fields."""
+        versions = self.versions.findings()
+        for rule, count in (
+            ("AQ-DUPLICATE-VERSION", versions.duplicates),
+            ("AQ-VERSION-GAP", versions.gaps),
+            ("AQ-CORRECTION-NO-ORIGINAL", versions.no_original),
+        ):
+            if count:
+                found = self._finding(rule, "")
+                found.count, found.examples = count, versions.examples[rule]
+        codes = []
+        for (system, code_text), code in sorted(self.codes.items(), key=lambda kv: -kv[1].count):
+            npu = code.npu or _npu_of(system, code_text, self.mappings)
+            analysis = self.mappings.analyses.get(npu) if npu else None
+            codes.append(
+                {
+                    "system": system,
+                    "code": code_text,
+                    "count": code.count,
+                    "practices": len(code.practices),
+                    "npu": analysis.npu_code if analysis else None,
+                    "name": analysis.short_name if analysis else None,
+                    "domain": analysis.domain.value if analysis else None,
+                    "shareable": analysis.shareable if analysis else None,
+                    "destination": (
+                        ("miba" if analysis.domain.value == "microbiology" else "lsp")
+                        if analysis and analysis.shareable
+                        else None
+                    ),
+                }
+            )
+        total = max(self.records, 1)
+        return {
+            "labgw_analyze": 1,
+            "inputs": self.inputs,
+            "volume": {
+                "records": self.records,
+                "accepted": self.accepted,
+                "rejected": self.records - self.accepted,
+                "practices": len(self.practices),
+                "vendors": dict(self.vendors.most_common()),
+                "first": self.first.date().isoformat() if self.first else None,
+                "last": self.last.date().isoformat() if self.last else None,
+                "per_month": dict(sorted(self.months.items())),
+            },
+            "codes": codes,
+            "unmapped": [
+                {k: c[k] for k in ("system", "code", "count", "practices")}
+                for c in codes
+                if c["npu"] is None
+            ],
+            "unit_mismatches": [
+                {
+                    "system": system,
+                    "code": code_text,
+                    "npu": _npu_of(system, code_text, self.mappings),
+                    "unit": unit,
+                    "expected": expected,
+                    "count": count,
+                }
+                for (system, code_text, unit, expected), count in self.units.most_common()
+            ],
+            "routing": {
+                "lsp": self.routing["lsp"],
+                "miba": self.routing["miba"],
+                "filtered": dict(self.filtered.most_common()),
+                "notifiable": self.routing["notifiable"],
+                "consent_refused": self.routing["consent_refused"],
+            },
+            "quality": [
+                {
+                    "code": code,
+                    "title": found.title,
+                    "count": found.count,
+                    "share": round(found.count / total, 6),
+                    "examples": found.examples,
+                    "recommendation": ADVICE.get(code, _GENERIC),
+                }
+                for code, found in sorted(self.findings.items(), key=lambda kv: -kv[1].count)
+            ],
+            "file_issues": [issue.to_dict() for issue in self.file_issues],
+        }
+
+    def close(self) -> None:
+        self.versions.close()
+
+
+def _npu_of(system: str, code: str, mappings: Mappings) -> str | None:
+    if system == "NPU":
+        return code if code in mappings.analyses else None
+    if system == "FEE":
+        return mappings.fee_codes.get(code)
+    found = [npu for (_, local), npu in mappings.local_codes.items() if local == code]
+    return found[0] if found else None
