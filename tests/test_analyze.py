@@ -1,0 +1,192 @@
+"""`labgw analyze`: every count of the report equals what the sample generator injected."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.analyze import analyze_files, stream
+from gateway.analyze.sample import DEFECTS, SampleTruth, generate
+from gateway.cli import main
+from gateway.intake import read_records
+from gateway.intake.contract import default_contract
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+MEMORY_BOUND_MIB = 250  # the issue allows ~300 MB for 5 million rows; 200,000 must fit well below
+
+
+def _sample(tmp_path: Path, rows: int, seed: int) -> tuple[Path, SampleTruth]:
+    lines, truth = generate(rows, seed)
+    path = tmp_path / f"extract-{seed}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, truth
+
+
+def _quality(report: dict[str, Any]) -> dict[str, int]:
+    return {finding["code"]: finding["count"] for finding in report["quality"]}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_count_equals_the_injected_truth(tmp_path: Path, seed: int) -> None:
+    path, truth = _sample(tmp_path, 6000, seed)
+    report = analyze_files([path], now=NOW)
+    quality = _quality(report)
+    for defect, _ in DEFECTS:
+        if defect != "consent_refused":
+            assert quality.get(defect, 0) == truth.defects[defect], defect
+    assert all(truth.defects[d] > 0 for d, _ in DEFECTS), "every defect is exercised"
+    volume, routing = report["volume"], report["routing"]
+    assert volume["records"] == truth.rows == 6000
+    assert volume["rejected"] == truth.routing["rejected"]
+    assert routing["lsp"] == truth.routing["lsp"]
+    assert routing["miba"] == truth.routing["miba"] + truth.routing["miba+notifiable"]
+    assert routing["notifiable"] == truth.routing["miba+notifiable"]
+    assert routing["consent_refused"] == truth.routing["consent_refused"]
+    assert routing["filtered"] == {
+        "rejected at intake": truth.routing["rejected"],
+        "not mapped or not valid for its analysis": truth.routing["blocked"],
+        "not agreed for sharing": truth.routing["filtered"],
+    }
+    assert {u["code"]: u["count"] for u in report["unmapped"]} == truth.unmapped_codes
+    assert sum(u["count"] for u in report["unit_mismatches"]) == truth.defects["MAP-UNIT-MISMATCH"]
+    assert sum(volume["per_month"].values()) == volume["accepted"]
+    assert sum(volume["vendors"].values()) == volume["accepted"]
+
+
+def test_examples_name_records_and_never_a_cpr_number(tmp_path: Path) -> None:
+    path, _ = _sample(tmp_path, 3000, 7)
+    cprs = {line.split(";")[7] for line in path.read_text("utf-8").splitlines()[1:]}
+    result = CliRunner().invoke(
+        main,
+        [
+            "analyze",
+            str(path),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--html",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    outputs = (
+        result.output,
+        (tmp_path / "r.json").read_text("utf-8"),
+        (tmp_path / "r.html").read_text("utf-8"),
+    )
+    for text in outputs:
+        assert not cprs & set(re.findall(r"\d{10}", text))
+    report = json.loads(outputs[1])
+    for finding in report["quality"]:
+        assert finding["examples"], finding["code"]
+        assert all(re.fullmatch(r"R\d{8}/v\d", e) for e in finding["examples"]), finding
+
+
+def test_cli_sample_and_truth_agree_with_the_report(tmp_path: Path) -> None:
+    runner = CliRunner()
+    sample = runner.invoke(
+        main,
+        ["analyze", "--make-sample", "2500", "--seed", "5", "--truth", str(tmp_path / "t.json")],
+    )
+    assert sample.exit_code == 0
+    extract = tmp_path / "x.csv"
+    extract.write_text(sample.output, "utf-8")
+    truth = json.loads((tmp_path / "t.json").read_text("utf-8"))
+    result = runner.invoke(main, ["analyze", str(extract), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert report["volume"]["records"] == truth["rows"] == 2500
+    assert _quality(report).get("LPS-CPR", 0) == truth["defects"].get("LPS-CPR", 0)
+    assert f"{truth['rows']:,} records" in result.output
+
+
+def test_without_extract_or_sample_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["analyze"])
+    assert result.exit_code == 2
+    assert "extract" in result.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "healthhub-extract.csv",
+        "practice-clinea.ndjson",
+        "practice-micro.ndjson",
+        "practice-xmo.json",
+    ],
+)
+def test_blocks_see_what_whole_file_intake_sees(
+    repo_dir: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Cutting a file into blocks (here of 2 rows) changes no record, line number or Issue."""
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 2)
+    path = repo_dir / "examples" / "records" / name
+    whole = read_records(path.read_bytes(), path.name, now=NOW)
+    blocks = list(stream.stream_file(path, default_contract()))
+    raws = [raw for block in blocks for raw in block.records]
+    assert [(raw.index, raw.line) for raw in raws] == [(i.index, i.line) for i in whole.items]
+    assert [raw.data for raw in raws if not raw.issues] != []
+
+
+def test_quoted_cells_across_lines_and_latin1_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 1)
+    lines, _ = generate(6, 11)
+    rows = list(lines)
+    # A comment with a line break inside quotes, and a Latin-1 row.
+    cells = rows[2].split(";")
+    cells[23] = '"første linje\nanden linje"'
+    rows[2] = ";".join(cells)
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    whole = read_records(path.read_bytes(), path.name, now=NOW)
+    raws = [raw for block in stream.stream_file(path, default_contract()) for raw in block.records]
+    assert [(r.index, r.line, r.data) for r in raws] == [
+        (i.index, i.line, r.data) for i, r in zip(whole.items, raws, strict=True)
+    ]
+    assert raws[1].data["result"]["comment"] == "første linje\nanden linje"  # type: ignore[index]
+    assert raws[2].line == 5  # the row after the two-line one
+
+
+def test_a_broken_file_is_reported_and_the_others_are_analysed(tmp_path: Path) -> None:
+    good, truth = _sample(tmp_path, 500, 4)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01binary")
+    report = analyze_files([broken, good], now=NOW)
+    assert report["volume"]["records"] == truth.rows
+    assert [i["rule"] for i in report["file_issues"]] == ["LPS-ENCODING"]
+
+
+def test_memory_stays_bounded_on_200000_rows(tmp_path: Path) -> None:
+    """Peak RSS of a whole `labgw analyze` process, measured by the kernel."""
+    path, _ = _sample(tmp_path, 200_000, 9)
+    script = (
+        "import resource, sys\n"
+        "from gateway.cli import main\n"
+        "try:\n"
+        "    main(['analyze', sys.argv[1], '--json', sys.argv[2]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    peak_mib = int(done.stdout.strip().splitlines()[-1]) / 1024
+    print(f"peak RSS {peak_mib:.0f} MiB")
+    report = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert report["volume"]["records"] == 200_000
+    assert peak_mib < MEMORY_BOUND_MIB, f"peak RSS {peak_mib:.0f} MiB"
