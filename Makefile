@@ -45,6 +45,8 @@ demo: install
 	$(BIN)/labgw certs init build/pki
 	$(BIN)/labgw sign $$(ls build/demo/messages/lsp-*.xml | head -1) --cert build/pki/practice-platform.p12 --password Test1234 -o build/demo/signed-envelope.xml
 	$(BIN)/labgw verify build/demo/signed-envelope.xml --trust build/pki/trust.pem --crl build/pki/crl.pem
+	@echo "== what a Health Hub extract holds and what would be shared =="
+	$(BIN)/labgw analyze examples/records/healthhub-extract.csv --html build/demo/analysis.html
 	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
 	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
 
