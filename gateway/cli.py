@@ -358,8 +358,13 @@ def analyze(
         raise InputError("give one or more extract files (CSV or NDJSON), or --make-sample N")
     clock, _ = _clock_and_ids(now)
     total = sum(path.stat().st_size for path in extracts)
-    with click.progressbar(length=total, label="analysing", file=sys.stderr, show_eta=True) as bar:
-        report = analyze_files(extracts, now=clock.now(), progress=bar.update)
+    if sys.stderr.isatty():  # a bar in a log file or a pipe is only noise
+        with click.progressbar(
+            length=total, label="analysing", file=sys.stderr, show_eta=True
+        ) as bar:
+            report = analyze_files(extracts, now=clock.now(), progress=bar.update)
+    else:
+        report = analyze_files(extracts, now=clock.now())
     if json_out:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     if html_out:

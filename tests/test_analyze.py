@@ -190,3 +190,12 @@ def test_memory_stays_bounded_on_200000_rows(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "r.json").read_text("utf-8"))
     assert report["volume"]["records"] == 200_000
     assert peak_mib < MEMORY_BOUND_MIB, f"peak RSS {peak_mib:.0f} MiB"
+
+
+def test_progress_reports_every_byte_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 50)
+    path, _ = _sample(tmp_path, 400, 6)
+    seen: list[int] = []
+    analyze_files([path], now=NOW, progress=seen.append)
+    assert len(seen) > 2
+    assert sum(seen) == path.stat().st_size

@@ -57,16 +57,19 @@ def _csv_blocks(
 ) -> Iterator[Block]:
     integer_fields = contract.integer_fields()
     head = header.removeprefix(b"\xef\xbb\xbf")  # each block is decoded with the header row
-    line, index = 2, 0
+    line, index, unreported = 2, 0, len(header)
     for rows, size in _row_blocks(handle, quoted=True):
         text, notes = decode(head + b"".join(rows), source, latin1=True)
         records = [
             replace(raw, index=raw.index + index, line=raw.line and raw.line + line - 2)
             for raw in read_csv(text, source, integer_fields)
         ]
-        yield Block(records, notes, size)
+        yield Block(records, notes, size + unreported)
         line += sum(row.count(b"\n") for row in rows)
         index += len(records)
+        unreported = 0
+    if unreported:  # a header without rows
+        yield Block([], [], unreported)
 
 
 def _ndjson_blocks(handle: BinaryIO, first: bytes, source: str) -> Iterator[Block]:
