@@ -28,3 +28,18 @@ class Rendered:
 
     content: bytes
     coverage: tuple[FieldUse, ...]
+
+
+def letter_key(record: LabRecord, *, per_status: bool) -> tuple[str, ...]:
+    """One letter per (patient, sample, version); consent too, so each flag stays exact.
+
+    XRPT05 letters carry one result status (`per_status`), so they are split by status as well.
+    """
+    key = (
+        record.practice.gln,
+        record.patient.key,
+        record.sample.id,
+        str(record.version),
+        record.consent.value,
+    )
+    return (*key, record.status.value) if per_status else key

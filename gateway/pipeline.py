@@ -23,7 +23,7 @@ from gateway.errors import ConfigError
 from gateway.formats import FORMATS, MessageFormat
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
-from gateway.letters import LetterPlan
+from gateway.letters import LetterPlan, letter_key
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import LabRecord
@@ -140,7 +140,7 @@ class Translator:
                     RecordOutcome(record.key, Outcome.FILTERED, issues, destination)
                 )
             elif fmt is not None:
-                key = (destination.value, *_letter_key(record, fmt))
+                key = (destination.value, *letter_key(record, per_status=fmt.per_status))
                 letters.setdefault(key, []).append((len(out.outcomes), mapping.mapped, issues))
                 out.outcomes.append(
                     RecordOutcome(record.key, Outcome.ACCEPTED, issues, destination)
@@ -254,22 +254,7 @@ def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:
     return tuple(replace(issue, source=item.source, line=item.line) for issue in issues)
 
 
-_VERSION_AT = 4  # position of the version in (destination, *_letter_key(...))
-
-
-def _letter_key(record: LabRecord, fmt: MessageFormat) -> tuple[str, ...]:
-    """One letter per (patient, sample, version); consent too, so each flag stays exact.
-
-    XRPT05 letters carry one result status, so they are split by status as well.
-    """
-    key = (
-        record.practice.gln,
-        record.patient.key,
-        record.sample.id,
-        str(record.version),
-        record.consent.value,
-    )
-    return (*key, record.status.value) if fmt.per_status else key
+_VERSION_AT = 4  # position of the version in (destination, *letter_key(...))
 
 
 def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome | None:
