@@ -54,7 +54,10 @@ def test_every_count_equals_the_injected_truth(tmp_path: Path, seed: int) -> Non
         "rejected at intake": truth.routing["rejected"],
         "not mapped or not valid for its analysis": truth.routing["blocked"],
         "not agreed for sharing": truth.routing["filtered"],
+        "duplicate record version": truth.routing["duplicate"],
     }
+    assert routing["letters"] == {"lsp": truth.letters["lsp"], "miba": truth.letters["miba"]}
+    assert truth.letters["lsp"] < routing["lsp"], "some letters carry several results"
     assert {u["code"]: u["count"] for u in report["unmapped"]} == truth.unmapped_codes
     assert sum(u["count"] for u in report["unit_mismatches"]) == truth.defects["MAP-UNIT-MISMATCH"]
     assert sum(volume["per_month"].values()) == volume["accepted"]
@@ -199,3 +202,31 @@ def test_progress_reports_every_byte_once(tmp_path: Path, monkeypatch: pytest.Mo
     analyze_files([path], now=NOW, progress=seen.append)
     assert len(seen) > 2
     assert sum(seen) == path.stat().st_size
+
+
+def test_routing_preview_equals_what_translate_sends(tmp_path: Path) -> None:
+    """The preview and the real pipeline agree on results and letters per destination."""
+    path, _ = _sample(tmp_path, 1500, 8)
+    runner = CliRunner()
+    now = "2026-11-29T12:00:00Z"
+    translated = runner.invoke(
+        main, ["translate", str(path), "-o", str(tmp_path / "out"), "--now", now]
+    )
+    assert translated.exit_code == 1, translated.output  # the sample has rejected records
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text("utf-8"))
+    analysed = runner.invoke(
+        main, ["analyze", str(path), "--now", now, "--json", str(tmp_path / "r.json")]
+    )
+    assert analysed.exit_code == 0, analysed.output
+    routing = json.loads((tmp_path / "r.json").read_text("utf-8"))["routing"]
+    for destination in ("lsp", "miba"):
+        results = [
+            r
+            for r in summary["records"]
+            if r["outcome"] == "accepted" and r.get("destination") == destination
+        ]
+        letters = list((tmp_path / "out" / "messages").glob(f"{destination}-*"))
+        assert routing[destination] == len(results) > 0
+        assert routing["letters"][destination] == len(letters)
+    filtered_or_rejected = summary["counts"]["filtered"] + summary["counts"]["rejected"]
+    assert sum(routing["filtered"].values()) == filtered_or_rejected

@@ -113,9 +113,12 @@ def _codes_chart(codes: Sequence[Mapping[str, Any]]) -> str:
 
 def _routing(routing: Mapping[str, Any]) -> str:
     """Where accepted results would go, and why others would not be sent at all."""
+    letters: Mapping[str, Any] = routing.get("letters") or {}
     rows: list[tuple[str, Any]] = [
-        ("LSP (Laboratoriesvarportalen)", routing.get("lsp", 0)),
-        ("MiBa", routing.get("miba", 0)),
+        ("LSP (Laboratoriesvarportalen): results", routing.get("lsp", 0)),
+        ("LSP: letters", letters.get("lsp", 0)),
+        ("MiBa: results", routing.get("miba", 0)),
+        ("MiBa: letters", letters.get("miba", 0)),
     ]
     filtered: Mapping[str, Any] = routing.get("filtered") or {}
     rows += [(f"filtered: {reason}", n) for reason, n in sorted(filtered.items())]

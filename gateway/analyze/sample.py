@@ -73,6 +73,8 @@ _ANALYSES = (
     _Analysis("LOCAL", "COVAG", "", _choice("negativ", "negativ", "positiv"), "miba", "positiv"),
 )
 _CRP = _ANALYSES[0]
+_SENT = ("lsp", "miba", "miba+notifiable")
+SAME_SAMPLE = 0.35  # share of rows that are another analysis of the previous row's sample
 _PLAUSIBLE_BREAKERS = {"NPU19748": "2500", "NPU02319": "45,0", "NPU27300": "900"}
 
 # Defects and how often each is injected; the rest of the rows are clean.
@@ -99,6 +101,7 @@ class SampleTruth:
     defects: Counter[str] = field(default_factory=Counter)
     routing: Counter[str] = field(default_factory=Counter)
     unmapped_codes: Counter[str] = field(default_factory=Counter)
+    letters: Counter[str] = field(default_factory=Counter)  # destination → letters sent
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -106,7 +109,22 @@ class SampleTruth:
             "defects": dict(sorted(self.defects.items())),
             "routing": dict(sorted(self.routing.items())),
             "unmapped_codes": dict(sorted(self.unmapped_codes.items())),
+            "letters": dict(sorted(self.letters.items())),
         }
+
+
+@dataclass(slots=True)
+class _Visit:
+    """One patient's sample at one practice; several analyses may be done on it."""
+
+    practice: _Practice
+    cpr: str
+    family: str
+    given: str
+    consent: str
+    sample_id: str
+    when: datetime
+    letters: set[tuple[str, int, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -146,40 +164,37 @@ def generate(rows: int, seed: int = 1) -> tuple[Iterator[str], SampleTruth]:
 def _lines(rows: int, rng: random.Random, truth: SampleTruth) -> Iterator[str]:
     yield HEADER
     practices = _practices(rng, max(3, min(2000, rows // 2500)))
-    clean: list[str] = []  # recent clean rows, the originals for duplicates
+    clean: list[tuple[str, str]] = []  # recent clean rows and their routes: duplicate sources
     next_id = 0
     written = 0
+    visit: _Visit | None = None
     while written < rows:
         next_id += 1
         defect = _pick_defect(rng)
-        practice = rng.choice(practices)
-        # Office hours only: a time without offset in the night of a DST change would be ambiguous.
-        day = _START + timedelta(days=written * 365 // max(rows, 1))
-        when = day + timedelta(minutes=rng.randrange(480))
+        if visit is None or rng.random() > SAME_SAMPLE:
+            visit = _new_visit(rng, practices, next_id, written, rows)
         if defect == "AQ-DUPLICATE-VERSION" and clean:
-            line = rng.choice(clean)
-            truth.routing[line.rsplit("|", 1)[1]] += 1
-            yield line.rsplit("|", 1)[0]
+            line, destination = rng.choice(clean)
+            # labgw sends a record version once: a routed copy is filtered as a duplicate.
+            truth.routing["duplicate" if destination in _SENT else destination] += 1
+            yield line
         else:
             if defect == "AQ-DUPLICATE-VERSION":
                 defect = None
             analysis = _analysis_for(rng, defect)
             record_id = f"R{next_id:08d}"
             version = 2 if defect == "AQ-CORRECTION-NO-ORIGINAL" else 1
-            status = "corrected" if version == 2 else "final"
-            line = _row(rng, record_id, version, status, practice, analysis, when, defect)
             if defect == "AQ-VERSION-GAP" and written + 1 < rows:
+                line = _row(rng, record_id, 1, visit, analysis, defect)
+                _count(truth, visit, analysis, defect, line, 1)
                 yield line
                 written += 1
                 truth.rows += 1
-                truth.routing[_destination(analysis, defect, line)] += 1
-                line = _row(rng, record_id, 3, "corrected", practice, analysis, when, defect)
-            destination = _destination(analysis, defect, line)
-            truth.routing[destination] += 1
-            if defect == "consent_refused" and destination not in ("filtered", "blocked"):
-                truth.routing["consent_refused"] += 1
-            if destination in ("lsp", "miba", "filtered") and defect is None:
-                clean.append(f"{line}|{destination}")
+                version = 3
+            line = _row(rng, record_id, version, visit, analysis, defect)
+            destination = _count(truth, visit, analysis, defect, line, version)
+            if destination in (*_SENT, "filtered") and defect is None:
+                clean.append((line, destination))
                 if len(clean) > 64:
                     clean.pop(0)
             if defect == "MAP-UNKNOWN-CODE":
@@ -189,6 +204,45 @@ def _lines(rows: int, rng: random.Random, truth: SampleTruth) -> Iterator[str]:
             truth.defects[defect] += 1
         written += 1
         truth.rows += 1
+
+
+def _new_visit(
+    rng: random.Random, practices: list[_Practice], number: int, written: int, rows: int
+) -> _Visit:
+    born = datetime(1930, 1, 1) + timedelta(days=rng.randrange(33_000))
+    # Office hours only: a time without offset in the night of a DST change would be ambiguous.
+    day = _START + timedelta(days=written * 365 // max(rows, 1))
+    return _Visit(
+        practice=rng.choice(practices),
+        cpr=born.strftime("%d%m%y") + f"{rng.randrange(10_000):04d}",
+        family=rng.choice(_FAMILIES),
+        given=rng.choice(_GIVEN),
+        consent=rng.choice(("given", "given", "")),
+        sample_id=f"S{number:08d}",
+        when=day + timedelta(minutes=rng.randrange(480)),
+    )
+
+
+def _count(
+    truth: SampleTruth,
+    visit: _Visit,
+    analysis: _Analysis,
+    defect: str | None,
+    line: str,
+    version: int,
+) -> str:
+    """Where a new row goes; a routed row opens a letter unless its sample's letter is open."""
+    destination = _destination(analysis, defect, line)
+    truth.routing[destination] += 1
+    if destination in _SENT:
+        if defect == "consent_refused":
+            truth.routing["consent_refused"] += 1
+        consent = "refused" if defect == "consent_refused" else visit.consent
+        letter = (destination.split("+")[0], version, consent)
+        if letter not in visit.letters:
+            visit.letters.add(letter)
+            truth.letters[letter[0]] += 1
+    return destination
 
 
 def _pick_defect(rng: random.Random) -> str | None:
@@ -226,18 +280,13 @@ def _row(
     rng: random.Random,
     record_id: str,
     version: int,
-    status: str,
-    practice: _Practice,
+    visit: _Visit,
     analysis: _Analysis,
-    when: datetime,
     defect: str | None,
 ) -> str:
-    born = datetime(1930, 1, 1) + timedelta(days=rng.randrange(33_000))
-    cpr = born.strftime("%d%m%y") + f"{rng.randrange(10_000):04d}"
-    if defect == "LPS-CPR":
-        cpr = "3213" + cpr[4:]
-    collected = when.isoformat(timespec="minutes")
-    performed = (when + timedelta(minutes=rng.randrange(2, 30))).isoformat(timespec="minutes")
+    cpr = "3213" + visit.cpr[4:] if defect == "LPS-CPR" else visit.cpr
+    collected = visit.when.isoformat(timespec="minutes")
+    performed = (visit.when + timedelta(minutes=rng.randrange(2, 30))).isoformat(timespec="minutes")
     if defect == "AQ-TIME-NO-OFFSET":
         collected, performed = collected[:16], performed[:16]
     elif defect == "LPS-DATETIME":
@@ -250,23 +299,24 @@ def _row(
         unit = "mmol/l"
     elif defect == "AQ-IMPLAUSIBLE":
         value = _PLAUSIBLE_BREAKERS[analysis.code]
-    consent = "refused" if defect == "consent_refused" else rng.choice(("given", "given", ""))
+    consent = "refused" if defect == "consent_refused" else visit.consent
+    practice = visit.practice
     vendor, vendor_version = practice.vendor
     return ";".join(
         (
             record_id,
             str(version),
-            status,
+            "final" if version == 1 else "corrected",
             practice.sor,
             practice.ydernummer,
             practice.gln,
             practice.name,
             cpr,
             "",
-            rng.choice(_FAMILIES),
-            rng.choice(_GIVEN),
+            visit.family,
+            visit.given,
             consent,
-            f"S{record_id[1:]}",
+            visit.sample_id,
             collected,
             "",
             analysis.system,

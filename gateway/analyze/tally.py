@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.analyze.ledger import EXAMPLES, RecordLedger, Row
 from gateway.analyze.limits import Limits
-from gateway.analyze.versions import EXAMPLES, VersionLedger
+from gateway.config import GatewayConfig, default_config
+from gateway.formats import FORMATS
 from gateway.intake.readers import RawRecord
 from gateway.intake.record import RecordBuilder
 from gateway.issues import Issue
+from gateway.letters import letter_key
 from gateway.mapping.resolve import map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import Consent, LabRecord
@@ -78,8 +81,15 @@ class _Finding:
 class Analysis:
     """Feed it records with `add`; `report` gives the result. One instance per extract."""
 
-    def __init__(self, now: datetime, mappings: Mappings, limits: Limits) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        mappings: Mappings,
+        limits: Limits,
+        config: GatewayConfig | None = None,
+    ) -> None:
         self.builder = RecordBuilder(now)
+        self.config = config or default_config()
         self.mappings = mappings
         self.limits = limits
         self.inputs: list[str] = []
@@ -91,14 +101,13 @@ class Analysis:
         self.last: datetime | None = None
         self.codes: dict[tuple[str, str], _Code] = defaultdict(_Code)
         self.units: Counter[tuple[str, str, str, str]] = Counter()
-        self.routing: Counter[str] = Counter()
         self.filtered: Counter[str] = Counter()
         self.findings: dict[str, _Finding] = {}
         self.file_issues: list[Issue] = []
-        self.versions = VersionLedger()
+        self.ledger = RecordLedger()
 
     def add_block(self, source: str, raws: list[RawRecord]) -> None:
-        keys: list[tuple[str, int]] = []
+        rows: list[Row] = []
         for raw in raws:
             self.records += 1
             if raw.issues or not isinstance(raw.data, dict):
@@ -111,9 +120,8 @@ class Analysis:
                 self._code_seen(raw.data)
                 continue
             self.accepted += 1
-            keys.append((record.record_id, record.version))
-            self._record(record)
-        self.versions.add(keys)
+            rows.append(self._record(record))
+        self.ledger.add(rows)
 
     def _rejected(self, issues: list[Issue] | tuple[Issue, ...], where: str) -> None:
         self.filtered["rejected at intake"] += 1
@@ -144,7 +152,8 @@ class Analysis:
             code.count += 1
             code.practices.add(str(practice.get("sor") or practice.get("ydernummer")))
 
-    def _record(self, record: LabRecord) -> None:
+    def _record(self, record: LabRecord) -> Row:
+        """Count one accepted record; its ledger row says where it would go, and in which letter."""
         practice = record.practice.sor or record.practice.ydernummer or record.practice.gln
         self.practices.add(practice)
         self.vendors[record.lps.vendor] += 1
@@ -166,19 +175,14 @@ class Analysis:
                 title = f"not sendable: {issue.location or 'analysis'}"
                 self._finding(issue.rule, title).add(record.key)
         mapped = mapping.mapped
+        unsent: Row = (record.record_id, record.version, None, None, False, False)
         if mapped is None:
             self.filtered["not mapped or not valid for its analysis"] += 1
-            return
+            return unsent
         code.npu = mapped.analysis.npu_code
         if mapping.filtered:
             self.filtered["not agreed for sharing"] += 1
-            return
-        self.routing[route(mapped).value] += 1
-        if record.consent is Consent.REFUSED:
-            self.routing["consent_refused"] += 1
-        positives = self.limits.notifiable.get(mapped.analysis.npu_code)
-        if positives and record.result.value.text.casefold() in positives:
-            self.routing["notifiable"] += 1
+            return unsent
         limits = self.limits.plausible.get(mapped.analysis.npu_code)
         number = mapped.value.number
         if (
@@ -188,18 +192,32 @@ class Analysis:
             and not limits[0] <= number <= limits[1]
         ):
             self._finding("AQ-IMPLAUSIBLE", "").add(record.key)
+        destination = route(mapped)
+        fmt = FORMATS.get(self.config.receiver(destination).format)
+        letter = hash((destination, *letter_key(record, per_status=bool(fmt and fmt.per_status))))
+        positives = self.limits.notifiable.get(mapped.analysis.npu_code)
+        return (
+            record.record_id,
+            record.version,
+            destination.value,
+            letter,
+            bool(positives and record.result.value.text.casefold() in positives),
+            record.consent is Consent.REFUSED,
+        )
 
     def report(self) -> dict[str, Any]:
         """The report as JSON-able data; see docs/analyze.md for its fields."""
-        versions = self.versions.findings()
+        ledger = self.ledger.findings()
         for rule, count in (
-            ("AQ-DUPLICATE-VERSION", versions.duplicates),
-            ("AQ-VERSION-GAP", versions.gaps),
-            ("AQ-CORRECTION-NO-ORIGINAL", versions.no_original),
+            ("AQ-DUPLICATE-VERSION", ledger.duplicates),
+            ("AQ-VERSION-GAP", ledger.gaps),
+            ("AQ-CORRECTION-NO-ORIGINAL", ledger.no_original),
         ):
             if count:
                 found = self._finding(rule, "")
-                found.count, found.examples = count, versions.examples[rule]
+                found.count, found.examples = count, ledger.examples[rule]
+        if ledger.duplicates_routed:
+            self.filtered["duplicate record version"] = ledger.duplicates_routed
         codes = []
         for (system, code_text), code in sorted(self.codes.items(), key=lambda kv: -kv[1].count):
             npu = code.npu or _npu_of(system, code_text, self.mappings)
@@ -253,11 +271,12 @@ class Analysis:
                 for (system, code_text, unit, expected), count in self.units.most_common()
             ],
             "routing": {
-                "lsp": self.routing["lsp"],
-                "miba": self.routing["miba"],
+                "lsp": ledger.results["lsp"],
+                "miba": ledger.results["miba"],
+                "letters": {"lsp": ledger.letters["lsp"], "miba": ledger.letters["miba"]},
                 "filtered": dict(self.filtered.most_common()),
-                "notifiable": self.routing["notifiable"],
-                "consent_refused": self.routing["consent_refused"],
+                "notifiable": ledger.notifiable,
+                "consent_refused": ledger.consent_refused,
             },
             "quality": [
                 {
@@ -274,7 +293,7 @@ class Analysis:
         }
 
     def close(self) -> None:
-        self.versions.close()
+        self.ledger.close()
 
 
 def _npu_of(system: str, code: str, mappings: Mappings) -> str | None:

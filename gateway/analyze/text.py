@@ -14,7 +14,8 @@ def text_summary(report: dict[str, Any]) -> str:
         f"({volume['first'] or '–'} to {volume['last'] or '–'}): "
         f"{volume['accepted']:,} accepted, {volume['rejected']:,} rejected",
         "vendors: " + (", ".join(f"{k} {v:,}" for k, v in volume["vendors"].items()) or "none"),
-        f"would send: {routing['lsp']:,} to LSP, {routing['miba']:,} to MiBa "
+        f"would send: {routing['lsp']:,} results in {routing['letters']['lsp']:,} letters to LSP,"
+        f" {routing['miba']:,} in {routing['letters']['miba']:,} to MiBa "
         f"({routing['notifiable']:,} notifiable, {routing['consent_refused']:,} with refused "
         "consent, flagged and sent)",
     ]
