@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 from gateway.mapping.resolve import Mapped
-from gateway.mapping.tables import Domain
+from gateway.mapping.tables import AnalysisDef, Domain
 
 
 class Destination(enum.StrEnum):
@@ -19,6 +19,10 @@ class Destination(enum.StrEnum):
 
 def route(mapped: Mapped) -> Destination:
     """The one destination of a result, by the domain of its NPU analysis."""
-    if mapped.analysis.domain is Domain.MICROBIOLOGY:
+    return destination_for(mapped.analysis)
+
+
+def destination_for(analysis: AnalysisDef) -> Destination:
+    if analysis.domain is Domain.MICROBIOLOGY:
         return Destination.MIBA
     return Destination.LSP

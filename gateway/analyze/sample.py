@@ -185,14 +185,14 @@ def _lines(rows: int, rng: random.Random, truth: SampleTruth) -> Iterator[str]:
             record_id = f"R{next_id:08d}"
             version = 2 if defect == "AQ-CORRECTION-NO-ORIGINAL" else 1
             if defect == "AQ-VERSION-GAP" and written + 1 < rows:
-                line = _row(rng, record_id, 1, visit, analysis, defect)
-                _count(truth, visit, analysis, defect, line, 1)
+                line, value = _row(rng, record_id, 1, visit, analysis, defect)
+                _count(truth, visit, analysis, defect, value, 1)
                 yield line
                 written += 1
                 truth.rows += 1
                 version = 3
-            line = _row(rng, record_id, version, visit, analysis, defect)
-            destination = _count(truth, visit, analysis, defect, line, version)
+            line, value = _row(rng, record_id, version, visit, analysis, defect)
+            destination = _count(truth, visit, analysis, defect, value, version)
             if destination in (*_SENT, "filtered") and defect is None:
                 clean.append((line, destination))
                 if len(clean) > 64:
@@ -228,11 +228,11 @@ def _count(
     visit: _Visit,
     analysis: _Analysis,
     defect: str | None,
-    line: str,
+    value: str,
     version: int,
 ) -> str:
     """Where a new row goes; a routed row opens a letter unless its sample's letter is open."""
-    destination = _destination(analysis, defect, line)
+    destination = _destination(analysis, defect, value)
     truth.routing[destination] += 1
     if destination in _SENT:
         if defect == "consent_refused":
@@ -266,12 +266,12 @@ def _analysis_for(rng: random.Random, defect: str | None) -> _Analysis:
     return rng.choice(_ANALYSES)
 
 
-def _destination(analysis: _Analysis, defect: str | None, line: str) -> str:
+def _destination(analysis: _Analysis, defect: str | None, value: str) -> str:
     if defect in ("LPS-CPR", "LPS-DATETIME"):
         return "rejected"
     if defect in ("MAP-VALUE-TYPE", "MAP-UNIT-MISMATCH", "MAP-UNKNOWN-CODE"):
         return "blocked"
-    if analysis.notifiable_when and f";{analysis.notifiable_when};" in line:
+    if analysis.notifiable_when and value == analysis.notifiable_when:
         return f"{analysis.destination}+notifiable"
     return analysis.destination
 
@@ -283,7 +283,8 @@ def _row(
     visit: _Visit,
     analysis: _Analysis,
     defect: str | None,
-) -> str:
+) -> tuple[str, str]:
+    """One CSV row and its result value (the value decides whether the result is notifiable)."""
     cpr = "3213" + visit.cpr[4:] if defect == "LPS-CPR" else visit.cpr
     collected = visit.when.isoformat(timespec="minutes")
     performed = (visit.when + timedelta(minutes=rng.randrange(2, 30))).isoformat(timespec="minutes")
@@ -302,7 +303,7 @@ def _row(
     consent = "refused" if defect == "consent_refused" else visit.consent
     practice = visit.practice
     vendor, vendor_version = practice.vendor
-    return ";".join(
+    line = ";".join(
         (
             record_id,
             str(version),
@@ -333,3 +334,4 @@ def _row(
             vendor_version,
         )
     )
+    return line, value

@@ -21,10 +21,10 @@ from gateway.intake.readers import RawRecord
 from gateway.intake.record import RecordBuilder
 from gateway.issues import Issue
 from gateway.letters import letter_key
-from gateway.mapping.resolve import map_record
+from gateway.mapping.resolve import map_record, npu_code_for
 from gateway.mapping.tables import Mappings
 from gateway.model import Consent, LabRecord
-from gateway.routing import route
+from gateway.routing import destination_for, route
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 _UNIT_RULES = ("MAP-UNIT-MISMATCH", "MAP-UNIT-UNKNOWN")
@@ -100,7 +100,7 @@ class Analysis:
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.codes: dict[tuple[str, str], _Code] = defaultdict(_Code)
-        self.units: Counter[tuple[str, str, str, str]] = Counter()
+        self.units: Counter[tuple[str, str, str | None, str]] = Counter()
         self.filtered: Counter[str] = Counter()
         self.findings: dict[str, _Finding] = {}
         self.file_issues: list[Issue] = []
@@ -146,15 +146,28 @@ class Analysis:
             self._finding("AQ-TIME-NO-OFFSET", "").add(label)
 
     def _code_seen(self, data: dict[str, Any]) -> None:
-        analysis, practice = data.get("analysis"), data.get("practice")
+        analysis, practice, lps = data.get("analysis"), data.get("practice"), data.get("lps")
         if isinstance(analysis, dict) and isinstance(practice, dict):
-            code = self.codes[(str(analysis.get("system")), str(analysis.get("code")))]
-            code.count += 1
-            code.practices.add(str(practice.get("sor") or practice.get("ydernummer")))
+            self._code(
+                str(analysis.get("system")),
+                str(analysis.get("code")),
+                str(lps.get("vendor")) if isinstance(lps, dict) else "",
+                _practice_id(practice.get("sor"), practice.get("ydernummer")),
+            )
+
+    def _code(self, system: str, code_text: str, vendor: str, practice: str) -> _Code:
+        """Count a code in use; its NPU code is resolved once, when it is first seen."""
+        code = self.codes[(system, code_text)]
+        if not code.count:
+            npu = npu_code_for(system, code_text, vendor, self.mappings)
+            code.npu = npu if npu in self.mappings.analyses else None
+        code.count += 1
+        code.practices.add(practice)
+        return code
 
     def _record(self, record: LabRecord) -> Row:
         """Count one accepted record; its ledger row says where it would go, and in which letter."""
-        practice = record.practice.sor or record.practice.ydernummer or record.practice.gln
+        practice = _practice_id(record.practice.sor, record.practice.ydernummer)
         self.practices.add(practice)
         self.vendors[record.lps.vendor] += 1
         when = record.sample.collected_at
@@ -162,15 +175,11 @@ class Analysis:
         self.first = when if self.first is None or when < self.first else self.first
         self.last = when if self.last is None or when > self.last else self.last
         mapping = map_record(record, self.mappings)
-        code = self.codes[(record.analysis.system.value, record.analysis.code)]
-        code.count += 1
-        code.practices.add(practice)
+        system, code_text = record.analysis.system.value, record.analysis.code
+        code = self._code(system, code_text, record.lps.vendor, practice)
         for issue in mapping.issues:
             if issue.rule in _UNIT_RULES:
-                system, code_text = record.analysis.system.value, record.analysis.code
-                npu = _npu_of(system, code_text, self.mappings)
-                expected = (self.mappings.analyses[npu].ucum if npu else None) or ""
-                self.units[(system, code_text, record.result.unit or "", expected)] += 1
+                self.units[(system, code_text, code.npu, record.result.unit or "")] += 1
             if issue.blocking:
                 title = f"not sendable: {issue.location or 'analysis'}"
                 self._finding(issue.rule, title).add(record.key)
@@ -179,7 +188,6 @@ class Analysis:
         if mapped is None:
             self.filtered["not mapped or not valid for its analysis"] += 1
             return unsent
-        code.npu = mapped.analysis.npu_code
         if mapping.filtered:
             self.filtered["not agreed for sharing"] += 1
             return unsent
@@ -220,8 +228,7 @@ class Analysis:
             self.filtered["duplicate record version"] = ledger.duplicates_routed
         codes = []
         for (system, code_text), code in sorted(self.codes.items(), key=lambda kv: -kv[1].count):
-            npu = code.npu or _npu_of(system, code_text, self.mappings)
-            analysis = self.mappings.analyses.get(npu) if npu else None
+            analysis = self.mappings.analyses.get(code.npu) if code.npu else None
             codes.append(
                 {
                     "system": system,
@@ -233,9 +240,7 @@ class Analysis:
                     "domain": analysis.domain.value if analysis else None,
                     "shareable": analysis.shareable if analysis else None,
                     "destination": (
-                        ("miba" if analysis.domain.value == "microbiology" else "lsp")
-                        if analysis and analysis.shareable
-                        else None
+                        destination_for(analysis).value if analysis and analysis.shareable else None
                     ),
                 }
             )
@@ -263,12 +268,12 @@ class Analysis:
                 {
                     "system": system,
                     "code": code_text,
-                    "npu": _npu_of(system, code_text, self.mappings),
+                    "npu": npu,
                     "unit": unit,
-                    "expected": expected,
+                    "expected": (self.mappings.analyses[npu].ucum if npu else None) or "",
                     "count": count,
                 }
-                for (system, code_text, unit, expected), count in self.units.most_common()
+                for (system, code_text, npu, unit), count in self.units.most_common()
             ],
             "routing": {
                 "lsp": ledger.results["lsp"],
@@ -296,10 +301,6 @@ class Analysis:
         self.ledger.close()
 
 
-def _npu_of(system: str, code: str, mappings: Mappings) -> str | None:
-    if system == "NPU":
-        return code if code in mappings.analyses else None
-    if system == "FEE":
-        return mappings.fee_codes.get(code)
-    found = [npu for (_, local), npu in mappings.local_codes.items() if local == code]
-    return found[0] if found else None
+def _practice_id(sor: object, ydernummer: object) -> str:
+    """A practice is counted by its SOR code, else its ydernummer (the contract requires one)."""
+    return str(sor or ydernummer or "")

@@ -108,13 +108,23 @@ def map_record(record: LabRecord, mappings: Mappings) -> Mapping:
 
 def _npu_code(record: LabRecord, mappings: Mappings) -> tuple[str | None, str | None]:
     system, code = record.analysis.system, record.analysis.code
-    if system is CodeSystem.NPU:
-        return code, None
-    if system is CodeSystem.LOCAL:
-        found = mappings.local_codes.get((record.lps.vendor, code))
-        found = found or mappings.local_codes.get(("*", code))
-        return found, f"LOCAL:{code}"
-    return mappings.fee_codes.get(code), f"FEE:{code}"
+    found = npu_code_for(system.value, code, record.lps.vendor, mappings)
+    return found, None if system is CodeSystem.NPU else f"{system.value}:{code}"
+
+
+def npu_code_for(system: str, code: str, vendor: str, mappings: Mappings) -> str | None:
+    """The NPU code a (system, code) stands for, as sent by this vendor's practice system.
+
+    An NPU code stands for itself even when the tables do not know it; the caller decides
+    whether an unknown NPU code is an error.
+    """
+    if system == CodeSystem.NPU:
+        return code
+    if system == CodeSystem.LOCAL:
+        return mappings.local_codes.get((vendor, code)) or mappings.local_codes.get(("*", code))
+    if system == CodeSystem.FEE:
+        return mappings.fee_codes.get(code)
+    return None
 
 
 def _unit(record: LabRecord, analysis: AnalysisDef, mappings: Mappings, say: Say) -> str | None:
