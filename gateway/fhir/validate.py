@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import InvalidMessageError
 from gateway.fhir import rules, structure
 from gateway.fhir.bundle import BundleIndex, bundle_issues
 from gateway.fhir.checker import Checker, Run
@@ -26,9 +25,10 @@ from gateway.fhir.packages import PackageKey, PackageSet, load_packages
 from gateway.fhir.profiles import ProfileStore
 from gateway.fhir.terminology import Terminology
 from gateway.issues import Issue, IssueType
+from gateway.validator import Validator
 
 
-class FhirValidator:
+class FhirValidator(Validator):
     """Validates FHIR R4 JSON messages; build once, use for many messages.
 
     Args:
@@ -124,15 +124,6 @@ class FhirValidator:
             out.extend(run.report(resource, profile))
             first = first or profile.package
         return first
-
-    def validate(self, data: bytes, source: str | None = None) -> None:
-        """Raise InvalidMessageError with all blocking Issues, if there are any."""
-        blocking = tuple(issue for issue in self.iter_issues(data, source) if issue.blocking)
-        if blocking:
-            raise InvalidMessageError(str(blocking[0]), blocking)
-
-    def is_valid(self, data: bytes, source: str | None = None) -> bool:
-        return not any(issue.blocking for issue in self.iter_issues(data, source))
 
 
 def _unique(issues: list[Issue], source: str | None) -> Iterator[Issue]:
