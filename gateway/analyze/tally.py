@@ -79,7 +79,7 @@ class _Finding:
 
 
 class Analysis:
-    """Feed it records with `add`; `report` gives the result. One instance per extract."""
+    """Feed it blocks of records with `add_block`; `report` gives the result; then `close`."""
 
     def __init__(
         self,
