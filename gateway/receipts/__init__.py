@@ -1,0 +1,1 @@
+"""Receipts: MedCom XCTL03/XCTL02 for XML letters and the MedCom FHIR Acknowledgement."""
