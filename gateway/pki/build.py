@@ -48,6 +48,7 @@ class LeafSpec:
     usage: x509.KeyUsage = profile.ORGANISATION_KEY_USAGE
     untrusted: bool = False
     revoked: bool = False
+    tls: bool = False  # a TLS server and client certificate for loopback (SAN localhost)
 
 
 LEAVES: tuple[LeafSpec, ...] = (
@@ -68,6 +69,13 @@ LEAVES: tuple[LeafSpec, ...] = (
         "wrong-key-usage", "wrong-key-usage", "TRUST-KEY-USAGE", usage=profile.WRONG_KEY_USAGE
     ),
     LeafSpec("untrusted", "untrusted", "TRUST-UNTRUSTED", untrusted=True),
+    # TLS for the service, its receivers and their clients (mTLS); EC keys keep handshakes cheap.
+    *(
+        LeafSpec(
+            f"{system}-tls", "tls", None, system, ec=True, usage=profile.TLS_KEY_USAGE, tls=True
+        )
+        for system in profile.ORGANISATIONS
+    ),
 )
 
 
@@ -155,6 +163,7 @@ def _leaf(spec: LeafSpec, issuer: PkiEntry, signature: SignatureProfile, now: da
     )
     organisation, cvr = profile.ORGANISATIONS[spec.system]
     start = now + spec.starts
+    tls = profile.tls_extensions() if spec.tls else []
     cert = _certificate(
         profile.organisation_name(spec.name, organisation, cvr),
         key,
@@ -173,6 +182,7 @@ def _leaf(spec: LeafSpec, issuer: PkiEntry, signature: SignatureProfile, now: da
                 ),
                 False,
             ),
+            *tls,
         ],
     )
     return PkiEntry(spec.name, spec.role, spec.expect, cert, key, chain=(issuer.certificate,))

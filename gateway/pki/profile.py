@@ -18,6 +18,7 @@ the real OCES policy OIDs and qcStatements are left out on purpose.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT_KEY_BITS = 4096  # OCES3 rod-CA
 CA_KEY_BITS = 3072  # OCES3 udstedende-CA 1
@@ -113,3 +114,14 @@ ORGANISATION_KEY_USAGE = key_usage(
 )
 EC_ORGANISATION_KEY_USAGE = key_usage(digital_signature=True, non_repudiation=True)
 WRONG_KEY_USAGE = key_usage(key_encipherment=True)
+TLS_KEY_USAGE = key_usage(digital_signature=True)
+TLS_NAMES = ("localhost", "127.0.0.1", "::1")  # loopback only: the test PKI never leaves the host
+
+
+def tls_extensions() -> list[tuple[x509.ExtensionType, bool]]:
+    """subjectAltName for loopback and extendedKeyUsage serverAuth + clientAuth (one
+    certificate serves a peer both as a TLS server and as an mTLS client)."""
+    names: list[x509.GeneralName] = [x509.DNSName(TLS_NAMES[0])]
+    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in TLS_NAMES[1:]]
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    return [(x509.SubjectAlternativeName(names), False), (x509.ExtendedKeyUsage(usage), False)]
