@@ -9,7 +9,9 @@ change meaning once published, so vendors can key their handling on them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class Severity(enum.StrEnum):
@@ -87,6 +89,20 @@ class Issue:
             if value is not None:
                 out[key] = value
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Issue:
+        """The inverse of `to_dict`, for Issues kept as JSON (the outbox stores them so)."""
+        return cls(
+            severity=Severity(data["severity"]),
+            code=IssueType(data["code"]),
+            rule=str(data["rule"]),
+            message=str(data["message"]),
+            location=data.get("location"),
+            record=data.get("record"),
+            source=data.get("source"),
+            line=data.get("line"),
+        )
 
     def __str__(self) -> str:
         where = " ".join(
