@@ -192,7 +192,8 @@ class Translator:
                 fit.append((index, mapped, issues))
         if not fit:
             return
-        letter_id = derived_id(fmt.kind, *key, str(part))
+        records = tuple(mapped.record for _, mapped, _ in fit)
+        letter_id = _letter_id(fmt, key, part, records)
         plan = LetterPlan(
             letter_id, tuple(mapped for _, mapped, _ in fit), _previous_letter_id(fmt, key, fit)
         )
@@ -237,16 +238,32 @@ class Translator:
         return list(self.validator.iter_tree_issues(etree.fromstring(content), source=letter_id))
 
 
+def _letter_id(
+    fmt: MessageFormat, key: tuple[str, ...], part: int, records: tuple[LabRecord, ...]
+) -> str:
+    """The letter id from its business key and the record versions it carries.
+
+    The records are part of it because one sample's results may arrive in several requests:
+    each request's letter is then a message of its own, and re-posting the same record versions
+    gives the same id again (a replay after a crash, an idempotent retry; DESIGN §4).
+    """
+    return derived_id(fmt.kind, *key, str(part), *(record.key for record in records))
+
+
 def _previous_letter_id(
     fmt: MessageFormat, key: tuple[str, ...], fit: list[tuple[int, Mapped, tuple[Issue, ...]]]
 ) -> str | None:
-    """The id the letter of the version before would have had (corrections point back to it)."""
+    """The id the letter of the version before would have had (corrections point back to it):
+    the same key and records, one version lower."""
     version = fit[0][1].record.version
     if version <= 1:
         return None
     earlier = list(key)
     earlier[_VERSION_AT] = str(version - 1)
-    return derived_id(fmt.kind, *earlier, "0")
+    before = tuple(
+        replace(mapped.record, version=mapped.record.version - 1) for _, mapped, _ in fit
+    )
+    return _letter_id(fmt, tuple(earlier), 0, before)
 
 
 def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:

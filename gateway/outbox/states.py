@@ -127,7 +127,9 @@ class RetryPolicy:
         if attempt < 1:
             raise ValueError("attempt counts from 1")
         exponent = min(attempt - 1, 64)  # past this the cap has long been reached
-        raw = min(self.base_delay.total_seconds() * self.factor**exponent, self.max_delay.total_seconds())
+        raw = min(
+            self.base_delay.total_seconds() * self.factor**exponent, self.max_delay.total_seconds()
+        )
         spread = 1 + self.jitter * (2 * draw - 1)
         return timedelta(seconds=raw * spread)
 
@@ -157,7 +159,9 @@ def after_transient_failure(
     return Decision(Event.TRANSIENT_FAILURE, now + policy.backoff(attempts, draw))
 
 
-def after_receipt_wait(policy: RetryPolicy, resends: int, sent_at: datetime, now: datetime) -> Decision | None:
+def after_receipt_wait(
+    policy: RetryPolicy, resends: int, sent_at: datetime, now: datetime
+) -> Decision | None:
     """For a message in `sent`: nothing yet, a MedCom resend, or dead after the last resend."""
     if now - sent_at < policy.receipt_timeout:
         return None
