@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from gateway.delivery.seal import sender_reference
 from gateway.errors import ExitCode, InputError
 from gateway.issues import Issue
 from gateway.report import operation_outcome
@@ -47,15 +48,6 @@ def _moment(text: str | None) -> datetime:
     if moment.tzinfo is None:
         raise click.BadParameter("give an offset, e.g. +00:00", param_hint="--now")
     return moment
-
-
-def _sender_reference(bundle: bytes) -> str:
-    """`MessageHeader.sender`: the Organization that signs a MedCom message."""
-    try:
-        header = json.loads(bundle)["entry"][0]["resource"]
-        return str(header["sender"]["reference"])
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InputError("not a FHIR message Bundle with MessageHeader.sender first") from exc
 
 
 @click.command()
@@ -100,7 +92,7 @@ def sign(
     moment = _moment(now)
     profile = profile or ("fhir" if _is_json(data) else "dgws")
     if profile == "fhir":
-        signed = sign_bundle(data, identity, _sender_reference(data), moment)
+        signed = sign_bundle(data, identity, sender_reference(data), moment)
     else:
         signer = Signer.of(identity, sha1=sha1)
         signed = build_envelope(

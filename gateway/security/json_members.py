@@ -91,3 +91,22 @@ def _skip(text: str, index: int) -> int:
 def _expect(text: str, index: int, char: str) -> None:
     if not text.startswith(char, index):
         raise ValueError(f"expected {char!r} at {index}")
+
+
+def replace_value(text: str, name: str, value_json: str) -> str:
+    """The text with the value of the top-level member `name` replaced by `value_json`.
+
+    Every other byte stays where it was (a MedCom resend changes only the envelope fields).
+
+    Raises:
+        ValueError: the text is not a JSON object, or has no such member.
+    """
+    found, _ = members(text)
+    member = next((m for m in found if m.name == name), None)
+    if member is None:
+        raise ValueError(f"no top-level member {name!r}")
+    _, after_name = _SCANNER.raw_decode(text, member.start)
+    colon = _skip(text, after_name)
+    _expect(text, colon, ":")
+    start = _skip(text, colon + 1)
+    return text[:start] + value_json + text[member.end :]

@@ -1,0 +1,1 @@
+"""Delivery: sealing messages for the wire, sending them, and taking their receipts."""
