@@ -80,14 +80,16 @@ class OutboxStore(Protocol):
         next_attempt_at: datetime | None = None,
         detail: str = "",
         issues: Sequence[Issue] | None = None,
+        lease_until: datetime | None = None,
     ) -> OutboxMessage:
         """Move a message along one edge of the table and record the transition.
 
         `expect`: the state the caller saw; a different current state raises InvalidTransition
         (another worker or a receipt got there first). Counters: TRANSIENT_FAILURE and GIVE_UP
         add one attempt; RECEIPT_TIMEOUT adds one resend; DELIVERED and a receipt in `sending`
-        set sent_at; CLAIM sets lease_until; REQUEUE and RECEIPT_TIMEOUT make the message due at
-        `now` (or next_attempt_at). `issues`, when given, replace the message's current issues.
+        set sent_at; CLAIM sets lease_until (required with CLAIM); REQUEUE and RECEIPT_TIMEOUT
+        make the message due at `now` (or next_attempt_at). `issues`, when given, replace the
+        message's current issues.
 
         Raises:
             KeyError: no such message.
