@@ -21,6 +21,7 @@ from gateway.analyze import analyze_files
 from gateway.analyze.html import render_html
 from gateway.analyze.sample import generate
 from gateway.analyze.text import text_summary
+from gateway.cli_serve import outbox, serve
 from gateway.cli_sign import sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
@@ -452,5 +453,7 @@ def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> No
         sys.exit(ExitCode.INVALID)
 
 
+main.add_command(serve)
+main.add_command(outbox)
 main.add_command(sign)
 main.add_command(verify)

@@ -1,0 +1,196 @@
+"""`labgw serve` and `labgw outbox`: the service and the operator's view of its outbox.
+
+`serve` runs until SIGINT/SIGTERM, then stops taking requests and lets sends in flight finish.
+`outbox list|show|requeue` read and act on the store directly, so they work while the service
+is down too. Exit codes: 0 done, 1 nothing to do (no such message, not requeueable), 2 usage,
+3 configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from gateway.clock import SystemClock
+from gateway.errors import ExitCode
+from gateway.outbox.open import open_store
+from gateway.outbox.states import Event, InvalidTransition, State
+from gateway.outbox.store import OutboxStore
+from gateway.service.config import load_service_config
+from gateway.service.run import start_service
+
+T = TypeVar("T")
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The service's TOML file (docs/service.md).",
+)
+
+
+@click.command()
+@_CONFIG
+@click.option("--port", type=int, default=None, help="Listen on this port instead of the file's.")
+def serve(config_path: Path, port: int | None) -> None:
+    """Run the HTTP API and the delivery workers until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = load_service_config(config_path)
+    if port is not None:
+        config = replace(config, port=port)
+
+    async def run() -> None:
+        running = await start_service(config)
+        click.echo(f"labgw serving on {running.url}", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+
+    asyncio.run(run())
+
+
+def _with_store(config_path: Path, work: Callable[[OutboxStore], Awaitable[T]]) -> T:
+    store = open_store(load_service_config(config_path).store)
+
+    async def run() -> T:
+        await store.setup()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+@click.group()
+def outbox() -> None:
+    """Look at the outbox and requeue dead or rejected messages."""
+
+
+@outbox.command("list")
+@_CONFIG
+@click.option("--state", type=click.Choice([s.value for s in State]), default=None)
+@click.option("--destination", default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def outbox_list(
+    config_path: Path, state: str | None, destination: str | None, limit: int, as_json: bool
+) -> None:
+    """Messages, newest first."""
+    found = _with_store(
+        config_path,
+        lambda store: store.messages(
+            state=State(state) if state else None, destination=destination, limit=limit
+        ),
+    )
+    for m in found:
+        if as_json:
+            row = {
+                "message": m.message_id,
+                "destination": m.destination,
+                "kind": m.kind,
+                "state": m.state.value,
+                "attempts": m.attempts,
+                "resends": m.resends,
+                "updated": m.updated_at.isoformat(),
+            }
+            click.echo(json.dumps(row))
+        else:
+            click.echo(
+                f"{m.message_id}  {m.destination:5} {m.kind:7} {m.state.value:10} "
+                f"attempts={m.attempts} resends={m.resends} {_when(m.updated_at)}"
+            )
+
+
+@outbox.command("show")
+@_CONFIG
+@click.argument("message_id")
+def outbox_show(config_path: Path, message_id: str) -> None:
+    """One message: its state, envelopes, every transition and every receipt."""
+
+    async def gather(store: OutboxStore) -> list[str] | None:
+        message = await store.message(message_id)
+        if message is None:
+            return None
+        lines = [
+            f"message {message.message_id} → {message.destination} ({message.kind}): "
+            f"{message.state.value}",
+            f"  records: {', '.join(message.records)}",
+        ]
+        lines += [f"  issue: {issue}" for issue in message.issues]
+        for e in await store.envelopes(message_id):
+            lines.append(
+                f"  envelope {e.number}: {e.envelope_id}, {len(e.wire)} bytes, "
+                f"signed {_when(e.created_at)} by {e.signer}"
+            )
+        for t in await store.transitions(message_id):
+            lines.append(
+                f"  {_when(t.at)} {t.source.value} → {t.target.value} ({t.event.value}) {t.detail}"
+            )
+        for r in await store.receipts(message_id):
+            flag = " duplicate" if r.duplicate else ""
+            lines.append(
+                f"  receipt {r.receipt_id}: {r.kind} {r.outcome} ({r.channel}){flag} "
+                f"{_when(r.received_at)}"
+            )
+        return lines
+
+    lines = _with_store(config_path, gather)
+    if lines is None:
+        click.echo(f"labgw: no message {message_id}", err=True)
+        sys.exit(ExitCode.INVALID)
+    click.echo("\n".join(lines))
+
+
+@outbox.command("requeue")
+@_CONFIG
+@click.argument("message_ids", nargs=-1, required=True)
+def outbox_requeue(config_path: Path, message_ids: tuple[str, ...]) -> None:
+    """Send dead or rejected messages again (after the cause is fixed)."""
+    operator = getpass.getuser()
+
+    async def requeue(store: OutboxStore) -> list[str]:
+        refused = []
+        for message_id in message_ids:
+            message = await store.message(message_id)
+            if message is None or message.state not in (State.DEAD, State.REJECTED):
+                refused.append(
+                    f"{message_id}: {'no such message' if message is None else message.state.value}"
+                )
+                continue
+            try:
+                await store.apply(
+                    message_id,
+                    Event.REQUEUE,
+                    SystemClock().now(),
+                    expect=message.state,
+                    detail=f"requeued by {operator}",
+                )
+            except InvalidTransition as exc:
+                refused.append(f"{message_id}: {exc}")
+        return refused
+
+    refused = _with_store(config_path, requeue)
+    for line in refused:
+        click.echo(f"labgw: not requeued: {line}", err=True)
+    click.echo(f"{len(message_ids) - len(refused)} requeued")
+    if refused:
+        sys.exit(ExitCode.INVALID)

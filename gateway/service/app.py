@@ -1,0 +1,274 @@
+"""The HTTP API of `labgw serve` (DESIGN §10): a thin async shell around the pure pipeline and
+the store. Handlers parse, call, and answer; every error answer is an OperationOutcome with a
+stable rule code, and no answer or log line carries a record's content (CPR numbers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from gateway.clock import Clock
+from gateway.delivery.receipts_in import take_receipt
+from gateway.delivery.worker import DeliveryWorker
+from gateway.errors import LabgwError
+from gateway.intake import IntakeBatch, read_records
+from gateway.issues import Issue, IssueType, Severity
+from gateway.outbox.model import OutboxMessage, RecordVersion
+from gateway.outbox.states import RetryPolicy
+from gateway.outbox.store import OutboxStore
+from gateway.pipeline import Translation, Translator
+from gateway.receipts.model import Receipt
+from gateway.receipts.parse import parse_receipt
+from gateway.report import operation_outcome
+from gateway.service import metrics
+from gateway.service.accept import accept_batch
+
+log = logging.getLogger("labgw.service")
+T = TypeVar("T")
+
+MAX_BODY = (
+    32 * 1024 * 1024
+)  # a day's extract of a large practice fits; issue 9 makes it configurable
+_FORMATS = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "text/csv": "csv",
+}
+
+
+@dataclass(slots=True)
+class Service:
+    store: OutboxStore
+    translator: Translator
+    clock: Clock
+    policy: RetryPolicy
+    destinations: list[str]
+    worker: DeliveryWorker | None = None
+    records: Counter[str] = field(default_factory=Counter)
+    receipts: Counter[str] = field(default_factory=Counter)
+    # Translation is CPU work on shared lxml schemas: one thread, off the event loop.
+    cpu: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "labgw-cpu"))
+
+    async def offload(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.cpu, partial(work, *args))
+
+
+KEY: web.AppKey[Service] = web.AppKey("service", Service)
+
+
+def _problem(
+    status: int, rule: str, message: str, code: IssueType = IssueType.INVALID
+) -> web.Response:
+    issue = Issue(Severity.ERROR, code, rule, message)
+    return _json(operation_outcome([issue]), status)
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every failure becomes an OperationOutcome; a defect never shows a stack trace."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _problem(exc.status, "SERVICE-HTTP", exc.reason)
+    except LabgwError as exc:
+        return _problem(
+            exc.http_status, "SERVICE-UNAVAILABLE" if exc.retryable else "SERVICE-ERROR", str(exc)
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return _problem(
+            500,
+            "SERVICE-INTERNAL",
+            "labgw failed to handle the request; it is logged",
+            IssueType.EXCEPTION,
+        )
+
+
+async def post_records(request: web.Request) -> web.Response:
+    """Records in; answered only after the records and their messages are committed."""
+    service = request.app[KEY]
+    fmt = _FORMATS.get(request.content_type)
+    if fmt is None and request.content_type not in ("", "application/octet-stream", "text/plain"):
+        return _problem(
+            415,
+            "SERVICE-MEDIA-TYPE",
+            f"records come as {', '.join(_FORMATS)}; got {request.content_type}",
+            IssueType.NOT_SUPPORTED,
+        )
+    body = await request.read()
+    now = service.clock.now()
+    batch: IntakeBatch = await service.offload(
+        partial(read_records, body, "POST /records", now=now, fmt=fmt)
+    )
+    answer = await accept_batch(service.store, service.translator, batch, now, _translate(service))
+    if service.worker is not None:
+        service.worker.wake()
+    counts = answer.counts()
+    service.records.update({k: v for k, v in counts.items() if v})
+    unreadable = not batch.items and any(issue.blocking for issue in batch.file_issues)
+    status = 400 if unreadable else 422 if counts["rejected"] else 200
+    return _json(answer.to_dict(), status)
+
+
+def _translate(
+    service: Service,
+) -> Callable[[Callable[[IntakeBatch], Translation], IntakeBatch], Awaitable[Translation]]:
+    async def run(work: Callable[[IntakeBatch], Translation], batch: IntakeBatch) -> Translation:
+        return await service.offload(work, batch)
+
+    return run
+
+
+def _version_dict(version: RecordVersion, messages: list[OutboxMessage]) -> dict[str, object]:
+    return {
+        "record": version.key,
+        "version": version.version,
+        "outcome": version.outcome,
+        "digest": version.digest,
+        "issues": [issue.to_dict() for issue in version.issues],
+        "messages": [_message_summary(m) for m in messages],
+    }
+
+
+def _message_summary(message: OutboxMessage) -> dict[str, object]:
+    return {
+        "message": message.message_id,
+        "destination": message.destination,
+        "kind": message.kind,
+        "state": message.state.value,
+        "attempts": message.attempts,
+        "resends": message.resends,
+        "created": message.created_at.isoformat(),
+        "updated": message.updated_at.isoformat(),
+    }
+
+
+async def get_record(request: web.Request) -> web.Response:
+    service = request.app[KEY]
+    record_id = request.match_info["record_id"]
+    versions = await service.store.record_versions(record_id)
+    if not versions:
+        return _problem(404, "SERVICE-NOT-FOUND", f"no record {record_id}", IssueType.NOT_FOUND)
+    out = []
+    for version in versions:
+        out.append(_version_dict(version, await service.store.messages(record=version.key)))
+    return _json({"recordId": record_id, "versions": out})
+
+
+async def get_message(request: web.Request) -> web.Response:
+    service = request.app[KEY]
+    message_id = request.match_info["message_id"]
+    message = await service.store.message(message_id)
+    if message is None:
+        return _problem(404, "SERVICE-NOT-FOUND", f"no message {message_id}", IssueType.NOT_FOUND)
+    envelopes = await service.store.envelopes(message_id)
+    transitions = await service.store.transitions(message_id)
+    receipts = await service.store.receipts(message_id)
+    return _json(
+        {
+            **_message_summary(message),
+            "records": list(message.records),
+            "issues": [issue.to_dict() for issue in message.issues],
+            "envelopes": [
+                {
+                    "number": e.number,
+                    "envelope": e.envelope_id,
+                    "signer": e.signer,
+                    "bytes": len(e.wire),
+                    "created": e.created_at.isoformat(),
+                }
+                for e in envelopes
+            ],
+            "transitions": [
+                {
+                    "from": t.source.value,
+                    "to": t.target.value,
+                    "event": t.event.value,
+                    "at": t.at.isoformat(),
+                    "detail": t.detail,
+                }
+                for t in transitions
+            ],
+            "receipts": [
+                {
+                    "receipt": r.receipt_id,
+                    "kind": r.kind,
+                    "outcome": r.outcome,
+                    "channel": r.channel,
+                    "duplicate": r.duplicate,
+                    "received": r.received_at.isoformat(),
+                }
+                for r in receipts
+            ],
+        }
+    )
+
+
+async def post_receipts(request: web.Request) -> web.Response:
+    """An asynchronous receipt (XCTL03/XCTL02 or FHIR Acknowledgement) from a receiver."""
+    service = request.app[KEY]
+    body = await request.read()
+    found = parse_receipt(body)
+    if not isinstance(found, Receipt):
+        return _json(operation_outcome(found), 400)
+    taken = await take_receipt(service.store, found, "async", service.clock.now(), service.policy)
+    service.receipts[taken.value] += 1
+    return _json({"message": found.message_id, "result": taken.value})
+
+
+async def get_health(request: web.Request) -> web.Response:
+    service = request.app[KEY]
+    try:
+        await service.store.counts()
+    except Exception as exc:  # the store is what health means here
+        return _json({"status": "unavailable", "store": type(exc).__name__}, 503)
+    return _json({"status": "ok"})
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    service = request.app[KEY]
+    sends = service.worker.sent if service.worker is not None else Counter()
+    text = metrics.render(
+        await service.store.counts(), sends, service.records, service.receipts, service.destinations
+    )
+    return web.Response(
+        text=text,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
+
+
+def make_app(service: Service, max_body: int = MAX_BODY) -> web.Application:
+    app = web.Application(client_max_size=max_body, middlewares=[_errors])
+    app[KEY] = service
+    app.add_routes(
+        [
+            web.post("/records", post_records),
+            web.get("/records/{record_id}", get_record),
+            web.get("/messages/{message_id}", get_message),
+            web.post("/receipts", post_receipts),
+            web.get("/health", get_health),
+            web.get("/metrics", get_metrics),
+        ]
+    )
+    return app
