@@ -21,6 +21,22 @@ class ReceiptOutcome(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a FHIR message, as much as its acknowledgement must name again.
+
+    A MedCom acknowledgement is itself a MedCom message: its MessageHeader needs both endpoints,
+    and its sender and receiver must be Organizations in the Bundle with SOR and GLN identifiers
+    (medcom-messaging-organization). A reference alone cannot give that, so the reader keeps it.
+    """
+
+    endpoint: str  # MessageHeader.source.endpoint (sender), destination.endpoint (receiver)
+    organization_id: str = ""  # Organization.id, when the reference resolves inside the Bundle
+    name: str = ""
+    sor: str = ""
+    gln: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Original:
     """The facts of a received message that its receipt must echo."""
 
@@ -30,6 +46,8 @@ class Original:
     version_code: str  # XR0131K, XR0532M; "" for FHIR
     sender: str  # sender EAN/GLN (XML) or the sender Organization reference (FHIR)
     receiver: str  # receiver EAN/GLN (XML) or the destination Organization reference (FHIR)
+    sender_party: Party | None = None  # FHIR only: the sender's endpoint and Organization
+    receiver_party: Party | None = None  # FHIR only: the primary receiver's
 
 
 @dataclass(frozen=True, slots=True)
