@@ -21,7 +21,8 @@ from gateway.analyze import analyze_files
 from gateway.analyze.html import render_html
 from gateway.analyze.sample import generate
 from gateway.analyze.text import text_summary
-from gateway.cli_serve import outbox, serve
+from gateway.cli_receiver import receiver
+from gateway.cli_serve import demo, outbox, serve
 from gateway.cli_sign import sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
@@ -454,6 +455,8 @@ def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> No
 
 
 main.add_command(serve)
+main.add_command(demo)
 main.add_command(outbox)
+main.add_command(receiver)
 main.add_command(sign)
 main.add_command(verify)

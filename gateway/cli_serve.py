@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -194,3 +195,40 @@ def outbox_requeue(config_path: Path, message_ids: tuple[str, ...]) -> None:
     click.echo(f"{len(message_ids) - len(refused)} requeued")
     if refused:
         sys.exit(ExitCode.INVALID)
+
+
+@click.command()
+@click.option(
+    "--records",
+    "records_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("examples/records"),
+    show_default=True,
+    help="Folder of practice-system record files (JSON, NDJSON, CSV) to post.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build/demo-live"),
+    show_default=True,
+    help="Where the test PKI, the outbox and the receivers' stores go (emptied first).",
+)
+@click.option("--timeout", type=float, default=120.0, show_default=True)
+def demo(records_dir: Path, workdir: Path, timeout: float) -> None:
+    """Receivers, gateway and practice system on loopback: post the records, wait for receipts."""
+    from gateway.demo import run_demo, table
+
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    files = sorted(p for p in records_dir.iterdir() if p.suffix in (".json", ".ndjson", ".csv"))
+    tallies, answers = asyncio.run(run_demo(workdir, files, timeout))
+    for path, status, answer in answers:
+        counts = answer.get("counts", {})
+        click.echo(f"POST /records {path.name}: HTTP {status} {json.dumps(counts)}")
+    click.echo(table(tallies))
+    acknowledged = all(t.done and t.acked == t.messages for t in tallies)
+    if not acknowledged or not any(t.messages for t in tallies):
+        click.echo("labgw demo: not every message was acknowledged", err=True)
+        sys.exit(ExitCode.INVALID)
+    click.echo("every message acknowledged")

@@ -1,0 +1,179 @@
+"""`labgw demo`: the whole chain on one machine (DESIGN §1, §8).
+
+A fresh test PKI, the two reference receivers (LSP and MiBa) and the gateway service, all on
+loopback with TLS both ways and real signatures; the example records are POSTed to the gateway
+as a practice system would, and the demo waits until every message has its receipt. It prints
+one line per destination and stops everything it started. Exit 0 only when every message was
+acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+from gateway.config import GatewayConfig, default_config
+from gateway.delivery.sender import TransportConfig
+from gateway.outbox.states import RetryPolicy, State
+from gateway.pki import TestPki, build_test_pki
+from gateway.receiver.app import RunningReceiver, start_receiver
+from gateway.receiver.config import ReceiverConfig
+from gateway.routing import Destination
+from gateway.service.config import ServerTls, ServiceConfig
+from gateway.service.run import RunningService, start_service
+
+CONTENT_TYPES = {".json": "application/json", ".ndjson": "application/x-ndjson", ".csv": "text/csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationTally:
+    destination: str
+    messages: int
+    acked: int
+    rejected: int
+    dead: int
+    waiting: int
+
+    @property
+    def done(self) -> bool:
+        return self.waiting == 0
+
+
+def _tally(
+    counts: dict[tuple[str, State], int], destinations: Sequence[str]
+) -> list[DestinationTally]:
+    out = []
+    for destination in destinations:
+        by_state = {state: counts.get((destination, state), 0) for state in State}
+        total = sum(by_state.values())
+        terminal = by_state[State.ACKED] + by_state[State.REJECTED] + by_state[State.DEAD]
+        out.append(
+            DestinationTally(
+                destination,
+                total,
+                by_state[State.ACKED],
+                by_state[State.REJECTED],
+                by_state[State.DEAD],
+                total - terminal,
+            )
+        )
+    return out
+
+
+def table(tallies: Sequence[DestinationTally]) -> str:
+    head = ("destination", "messages", "acked", "rejected", "dead", "waiting")
+    lines = [f"{head[0]:12} " + " ".join(f"{name:>8}" for name in head[1:])]
+    for t in tallies:
+        numbers = (t.messages, t.acked, t.rejected, t.dead, t.waiting)
+        lines.append(f"{t.destination:12} " + " ".join(f"{n:8}" for n in numbers))
+    return "\n".join(lines)
+
+
+def _receiver_config(pki: TestPki, role: Destination, workdir: Path) -> ReceiverConfig:
+    tls = pki[f"{role.value}-tls"]
+    assert tls.cert_path is not None and tls.key_path is not None
+    return ReceiverConfig(
+        role=role,
+        tls_cert=tls.cert_path,
+        tls_key=tls.key_path,
+        trust=pki.trust_path,
+        db=workdir / f"{role.value}-received.db",
+        client_ca=pki.trust_path,
+        client_cert_required=True,
+        crls=(pki.crl_path,),
+    )
+
+
+def service_config(
+    pki: TestPki,
+    workdir: Path,
+    endpoints: dict[Destination, str],
+    store: str | None = None,
+    settings: GatewayConfig | None = None,
+    retry: RetryPolicy | None = None,
+) -> ServiceConfig:
+    """The gateway as the demo and the end-to-end tests run it: test PKI, loopback receivers."""
+    settings = settings or default_config()
+    destinations = {d: replace(r, endpoint=endpoints[d]) for d, r in settings.destinations.items()}
+    tls = pki["practice-platform-tls"]
+    signing = pki["practice-platform"]
+    assert tls.cert_path and tls.key_path and signing.cert_path
+    return ServiceConfig(
+        gateway=replace(settings, destinations=destinations),
+        identity=signing.cert_path,
+        identity_key=signing.key_path,
+        port=0,
+        store=store or f"sqlite:///{workdir / 'outbox.db'}",
+        tls=ServerTls(tls.cert_path, tls.key_path, pki.trust_path),
+        transport=TransportConfig(
+            trust=pki.trust_path, client_cert=tls.cert_path, client_key=tls.key_path, timeout=10.0
+        ),
+        retry=retry
+        or RetryPolicy(
+            base_delay=timedelta(milliseconds=200),
+            max_delay=timedelta(seconds=5),
+            lease=timedelta(seconds=30),
+        ),
+    )
+
+
+def client_ssl(pki: TestPki) -> ssl.SSLContext:
+    """How a practice system talks to the gateway: the test trust store and a client certificate."""
+    context = ssl.create_default_context(cafile=str(pki.trust_path))
+    tls = pki["practice-platform-tls"]
+    assert tls.cert_path and tls.key_path
+    context.load_cert_chain(tls.cert_path, tls.key_path)
+    return context
+
+
+async def post_files(
+    url: str, files: Sequence[Path], context: ssl.SSLContext
+) -> list[tuple[Path, int, dict[str, object]]]:
+    answers = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        for path in files:
+            headers = {"Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")}
+            async with session.post(
+                f"{url}/records", data=path.read_bytes(), headers=headers
+            ) as response:
+                answers.append((path, response.status, await response.json()))
+    return answers
+
+
+async def wait_until_settled(running: RunningService, timeout: float) -> list[DestinationTally]:
+    deadline = time.monotonic() + timeout
+    destinations = running.service.destinations
+    while True:
+        tallies = _tally(await running.service.store.counts(), destinations)
+        if all(t.done for t in tallies) or time.monotonic() > deadline:
+            return tallies
+        await asyncio.sleep(0.1)
+
+
+async def run_demo(
+    workdir: Path, records: Sequence[Path], timeout: float = 120.0
+) -> tuple[list[DestinationTally], list[tuple[Path, int, dict[str, object]]]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    pki = build_test_pki(workdir / "pki", datetime.now(UTC))
+    receivers: list[RunningReceiver] = []
+    running: RunningService | None = None
+    try:
+        for role in (Destination.LSP, Destination.MIBA):
+            receivers.append(await start_receiver(_receiver_config(pki, role, workdir)))
+        endpoints = {r.config.role: r.url for r in receivers}
+        running = await start_service(service_config(pki, workdir, endpoints))
+        answers = await post_files(running.url, records, client_ssl(pki))
+        tallies = await wait_until_settled(running, timeout)
+        return tallies, answers
+    finally:
+        if running is not None:
+            await running.stop()
+        for receiver in receivers:
+            await receiver.stop()
