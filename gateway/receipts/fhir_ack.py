@@ -30,14 +30,14 @@ from typing import Any
 from gateway.fhir_message import systems
 from gateway.fhir_message.json_text import dumps
 from gateway.fhir_message.narrative import narrative
-from gateway.fhir_message.render import fhir_time, uuid_for
+from gateway.fhir_message.render import FHIR_KIND, fhir_time, uuid_for
 from gateway.issues import Issue, IssueType, Severity
 from gateway.receipts import bundle as b
 from gateway.receipts import issue_text, rules
 from gateway.receipts.model import Original, Party, Receipt, ReceiptOutcome
 from gateway.receipts.reading import RECEIPT_JSON, read_json
 
-KIND = "FHIR-ACK"
+KIND = f"{FHIR_KIND}-ACK"  # Receipt.kind: the acknowledgement of a FHIR message
 _ACK = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition"
 _MESSAGING = "http://medcomfhir.dk/ig/messaging/StructureDefinition"
 PROFILES = {
@@ -102,7 +102,7 @@ def render_fhir_ack(
             `original_of`), ids that are not FHIR ids, or a naive `sent`.
     """
     acknowledger, addressee = original.receiver_party, original.sender_party
-    if original.kind != "FHIR" or acknowledger is None or addressee is None:
+    if original.kind != FHIR_KIND or acknowledger is None or addressee is None:
         raise ValueError("a FHIR acknowledgement answers a FHIR message read by original_of")
     for name, value in (
         ("ack_id", ack_id),

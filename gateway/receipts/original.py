@@ -19,6 +19,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.fhir_message import systems
+from gateway.fhir_message.render import FHIR_KIND
 from gateway.issues import Issue, IssueType
 from gateway.receipts import bundle as b
 from gateway.receipts import rules
@@ -157,7 +158,7 @@ def _from_fhir(payload: bytes) -> Original | tuple[Issue, ...]:
     sender = facts["MessageHeader.sender.reference"]
     receiver = facts["MessageHeader.destination.receiver.reference"]
     return Original(
-        kind="FHIR",
+        kind=FHIR_KIND,
         message_id=facts["MessageHeader.id"],
         envelope_id=facts["Bundle.id"],
         version_code="",

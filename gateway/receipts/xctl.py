@@ -24,6 +24,7 @@ from functools import cache
 
 from lxml import etree
 
+from gateway.fhir_message.render import FHIR_KIND
 from gateway.issues import Issue, IssueType, Severity
 from gateway.receipts import issue_text, rules
 from gateway.receipts.model import Original, Receipt, ReceiptOutcome
@@ -117,7 +118,7 @@ def _check(
     issues: Sequence[Issue],
     refuse_code: str | None,
 ) -> None:
-    if original.kind == "FHIR":
+    if original.kind == FHIR_KIND:
         raise ValueError("a FHIR message is answered with a FHIR acknowledgement, not XCTL")
     if outcome is ReceiptOutcome.TRANSIENT:
         raise ValueError("XCTL has no transient receipt: send none, the sender resends")
