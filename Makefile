@@ -47,6 +47,8 @@ demo: install
 	$(BIN)/labgw verify build/demo/signed-envelope.xml --trust build/pki/trust.pem --crl build/pki/crl.pem
 	@echo "== what a Health Hub extract holds and what would be shared =="
 	$(BIN)/labgw analyze examples/records/healthhub-extract.csv --html build/demo/analysis.html
+	@echo "== the whole chain on loopback: LSP and MiBa receivers, the gateway, a practice system =="
+	$(BIN)/labgw demo --workdir build/demo-live
 	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
 	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
 

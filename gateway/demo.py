@@ -36,6 +36,7 @@ CONTENT_TYPES = {".json": "application/json", ".ndjson": "application/x-ndjson",
 class DestinationTally:
     destination: str
     messages: int
+    sent: int  # claimed at least once (not waiting in `queued` for a first try)
     acked: int
     rejected: int
     dead: int
@@ -58,6 +59,7 @@ def _tally(
             DestinationTally(
                 destination,
                 total,
+                total - by_state[State.QUEUED],
                 by_state[State.ACKED],
                 by_state[State.REJECTED],
                 by_state[State.DEAD],
@@ -68,10 +70,10 @@ def _tally(
 
 
 def table(tallies: Sequence[DestinationTally]) -> str:
-    head = ("destination", "messages", "acked", "rejected", "dead", "waiting")
+    head = ("destination", "messages", "sent", "acked", "rejected", "dead", "waiting")
     lines = [f"{head[0]:12} " + " ".join(f"{name:>8}" for name in head[1:])]
     for t in tallies:
-        numbers = (t.messages, t.acked, t.rejected, t.dead, t.waiting)
+        numbers = (t.messages, t.sent, t.acked, t.rejected, t.dead, t.waiting)
         lines.append(f"{t.destination:12} " + " ".join(f"{n:8}" for n in numbers))
     return "\n".join(lines)
 
@@ -160,6 +162,7 @@ async def wait_until_settled(running: RunningService, timeout: float) -> list[De
 async def run_demo(
     workdir: Path, records: Sequence[Path], timeout: float = 120.0
 ) -> tuple[list[DestinationTally], list[tuple[Path, int, dict[str, object]]]]:
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     pki = build_test_pki(workdir / "pki", datetime.now(UTC))
     receivers: list[RunningReceiver] = []
