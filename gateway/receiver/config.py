@@ -63,7 +63,7 @@ class ReceiverConfig:
         role: which databank it plays: LSP takes XRPT01, MiBa XRPT05; both take FHIR.
         tls_cert, tls_key: the server certificate chain (PEM, leaf first) and its key.
         trust: the pinned trust bundle signatures are checked against (PEM).
-        db: the receiver's own SQLite file.
+        db: the receiver's own SQLite file (default: ROLE-received.sqlite in the working folder).
         host, port: where to listen; port 0 takes any free port.
         client_ca: CA bundle for client certificates; without it none is asked for.
         client_cert_required: refuse the TLS handshake without a client certificate
@@ -84,7 +84,7 @@ class ReceiverConfig:
     tls_cert: Path
     tls_key: Path
     trust: Path
-    db: Path
+    db: Path | None = None
     host: str = "127.0.0.1"
     port: int = 0
     client_ca: Path | None = None
@@ -105,6 +105,10 @@ class ReceiverConfig:
             raise ConfigError("receipts = 'async' needs receipts_to, the URL receipts go to")
         if self.client_cert_required and self.client_ca is None:
             raise ConfigError("client_cert_required needs client_ca to check certificates with")
+
+    @property
+    def db_path(self) -> Path:
+        return self.db or Path(f"{self.role}-received.sqlite")
 
     @property
     def receipts_client(self) -> tuple[Path, Path | None]:
@@ -166,6 +170,9 @@ def receiver_config(
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"{source}: unknown settings {', '.join(sorted(unknown))}")
+    missing = [name for name in ("role", "tls_cert", "tls_key", "trust") if name not in values]
+    if missing:
+        raise ConfigError(f"{source}: missing settings {', '.join(missing)}")
     try:
         faults = values.pop("faults", None)
         typed: dict[str, Any] = {key: _typed(key, value) for key, value in values.items()}
