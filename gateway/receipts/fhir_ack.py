@@ -320,18 +320,21 @@ def _first_code(entries: list[dict[str, Any]]) -> str | None:
 
 
 def _read_issue(entry: dict[str, Any]) -> Issue:
+    """An Issue from an OperationOutcome issue: labgw's (`labgw rule …` in diagnostics) exactly,
+    anyone else's with the best text there is (details text, the code's display, the code)."""
     details = b.obj(entry.get("details"))
     coding = b.obj(next(iter(b.items(details.get("coding"))), None))
     diagnostics = b.text(entry.get("diagnostics"))
-    rule = diagnostics.removeprefix(RULE_PREFIX) if diagnostics.startswith(RULE_PREFIX) else None
+    ours = diagnostics.startswith(RULE_PREFIX)
+    message = b.text(details.get("text"))
+    if not ours:
+        for fallback in (coding.get("display"), coding.get("code"), diagnostics):
+            message = message or b.text(fallback)
     places = b.items(entry.get("expression")) or b.items(entry.get("location"))
     return issue_text.reported(
         b.text(entry.get("severity")),
         b.text(entry.get("code")),
-        rule,
-        b.text(details.get("text"))
-        or b.text(coding.get("display"))
-        or b.text(coding.get("code"))
-        or diagnostics,
+        diagnostics.removeprefix(RULE_PREFIX) if ours else None,
+        message,
         b.text(places[0]) if places else None,
     )
