@@ -412,3 +412,16 @@ def test_strict_json(messages: list[bytes]) -> None:
     ]
     assert rules_of(parse_receipt(text.encode("utf-16"))) == ["RECEIPT-SYNTAX"]
     assert rules_of(parse_receipt('{"a": "æ"}'.encode("latin-1"))) == ["RECEIPT-SYNTAX"]
+
+
+def test_text_no_fhir_string_may_hold_is_cleaned(messages: list[bytes]) -> None:
+    """JSON may carry a lone surrogate or a control; the acknowledgement must still be UTF-8."""
+    bundle = json.loads(messages[0])
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Organization":
+            entry["resource"]["name"] = "Læge\ud800\x00"
+    bundle["entry"][0]["resource"]["source"]["endpoint"] = "https://x/\udfff"
+    of = original(json.dumps(bundle).encode())
+    assert of.sender_party is not None and of.sender_party.name == "Læge\ufffd\ufffd"
+    content = ack(ReceiptOutcome.POSITIVE, of)
+    assert parsed(parse_receipt(content)).message_id == of.message_id

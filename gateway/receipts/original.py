@@ -23,6 +23,7 @@ from gateway.fhir_message.render import FHIR_KIND
 from gateway.issues import Issue, IssueType
 from gateway.receipts import bundle as b
 from gateway.receipts import rules
+from gateway.receipts.issue_text import clean
 from gateway.receipts.model import Original, Party
 from gateway.receipts.reading import ORIGINAL_JSON, ORIGINAL_XML, read_json, read_xml
 from gateway.xml import ns
@@ -155,8 +156,12 @@ def _from_fhir(payload: bytes) -> Original | tuple[Issue, ...]:
     )
     if bad_ids:
         return bad_ids
-    sender = facts["MessageHeader.sender.reference"]
-    receiver = facts["MessageHeader.destination.receiver.reference"]
+    # The rest is echoed as text: JSON can hold what no FHIR string may (controls, a lone
+    # surrogate written as \ud800), and the acknowledgement must still be writable.
+    sender, receiver = (
+        clean(facts["MessageHeader.sender.reference"]),
+        clean(facts["MessageHeader.destination.receiver.reference"]),
+    )
     return Original(
         kind=FHIR_KIND,
         message_id=facts["MessageHeader.id"],
@@ -164,8 +169,10 @@ def _from_fhir(payload: bytes) -> Original | tuple[Issue, ...]:
         version_code="",
         sender=sender,
         receiver=receiver,
-        sender_party=_party(message, sender, facts["MessageHeader.source.endpoint"]),
-        receiver_party=_party(message, receiver, facts["MessageHeader.destination.endpoint"]),
+        sender_party=_party(message, sender, clean(facts["MessageHeader.source.endpoint"])),
+        receiver_party=_party(
+            message, receiver, clean(facts["MessageHeader.destination.endpoint"])
+        ),
     )
 
 
@@ -181,7 +188,8 @@ def _primary(destinations: list[Any]) -> dict[str, Any]:
 
 def _party(message: dict[str, Any], reference: str, endpoint: str) -> Party:
     organization = b.resolve(message, reference)
-    if organization.get("resourceType") != "Organization":
+    organization_id = b.text(organization.get("id"))
+    if organization.get("resourceType") != "Organization" or not b.is_id(organization_id):
         return Party(endpoint)
     found = {
         b.text(b.obj(i).get("system")): b.text(b.obj(i).get("value"))
@@ -189,8 +197,8 @@ def _party(message: dict[str, Any], reference: str, endpoint: str) -> Party:
     }
     return Party(
         endpoint,
-        organization_id=b.text(organization.get("id")),
-        name=b.text(organization.get("name")),
-        sor=found.get(systems.SOR, ""),
-        gln=next((found[s] for s in _GLN_SYSTEMS if found.get(s)), ""),
+        organization_id=organization_id,
+        name=clean(b.text(organization.get("name"))),
+        sor=clean(found.get(systems.SOR, "")),
+        gln=clean(next((found[s] for s in _GLN_SYSTEMS if found.get(s)), "")),
     )
