@@ -83,7 +83,8 @@ def from_text(text: str) -> tuple[Issue, ...]:
     for line in text.split("\n"):
         match = _LINE.fullmatch(line)
         if match is None:
-            foreign.extend([line.strip()] if line.strip() else [])
+            if line.strip():
+                foreign.append(line.strip())
             continue
         if foreign:
             found.append(reported(None, None, None, " ".join(foreign)))
