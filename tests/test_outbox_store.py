@@ -122,7 +122,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
             for opened in harness.opened:
                 runner.run(opened.close())
             if request.param == "postgres":
-                runner.run(_postgres_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                runner.run(postgres_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def _sqlite_raw(path: Path, sql: str) -> list[Any]:
@@ -131,10 +131,10 @@ def _sqlite_raw(path: Path, sql: str) -> list[Any]:
 
 
 def _postgres_raw(runner: asyncio.Runner, schema: str, sql: str) -> list[Any]:
-    return runner.run(_postgres_execute(sql, schema))
+    return runner.run(postgres_execute(sql, schema))
 
 
-async def _postgres_execute(sql: str, schema: str = "public") -> list[Any]:
+async def postgres_execute(sql: str, schema: str = "public") -> list[Any]:
     connection = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": schema})
     try:
         return list(await connection.fetch(sql))
