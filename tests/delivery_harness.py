@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from gateway.config import GatewayConfig
 from gateway.demo import DestinationTally, client_ssl, service_config, wait_until_settled
 from gateway.outbox.states import RetryPolicy
 from gateway.pki import TestPki
@@ -141,6 +142,8 @@ async def start_chain(
     receipts: ReceiptMode = ReceiptMode.SYNC,
     start_gateway: bool = True,
     timeout: float = 5.0,
+    receipts_to: str | None = None,
+    settings: GatewayConfig | None = None,
 ) -> Chain:
     """Receivers first (on free ports), then the gateway pointed at them.
 
@@ -151,14 +154,15 @@ async def start_chain(
     port = _free_port() if receipts is ReceiptMode.ASYNC else 0
     receivers: dict[Destination, RunningReceiver] = {}
     for role in (Destination.LSP, Destination.MIBA):
-        settings: dict[str, Any] = {"faults": (faults or {}).get(role, Faults())}
+        options: dict[str, Any] = {"faults": (faults or {}).get(role, Faults())}
         if receipts is ReceiptMode.ASYNC:
-            settings |= {"receipts": receipts, "receipts_to": f"https://127.0.0.1:{port}/receipts"}
-        receivers[role] = await start_receiver(receiver_config(pki, role, workdir, **settings))
+            to = receipts_to or f"https://127.0.0.1:{port}/receipts"
+            options |= {"receipts": receipts, "receipts_to": to}
+        receivers[role] = await start_receiver(receiver_config(pki, role, workdir, **options))
     chain = Chain(pki, workdir, receivers)
     if start_gateway:
         chain.service = await start_gateway_for(
-            chain, store=store, retry=retry, port=port, timeout=timeout
+            chain, store=store, retry=retry, port=port, timeout=timeout, settings=settings
         )
     return chain
 
@@ -171,11 +175,14 @@ async def start_gateway_for(
     port: int = 0,
     timeout: float = 5.0,
     name: str = "labgw",
+    settings: GatewayConfig | None = None,
 ) -> RunningService:
     from dataclasses import replace
 
     endpoints = {role: receiver.url for role, receiver in chain.receivers.items()}
-    config = service_config(chain.pki, chain.workdir, endpoints, store=store, retry=retry)
+    config = service_config(
+        chain.pki, chain.workdir, endpoints, store=store, settings=settings, retry=retry
+    )
     config = replace(
         config, port=port, name=name, transport=replace(config.transport, timeout=timeout)
     )
