@@ -37,6 +37,7 @@ from tests.test_render_xrpt05 import culture
 
 XML = "text/xml; charset=utf-8"
 FHIR = "application/fhir+json"
+NO_LETTER = b'<Emessage xmlns="http://rep.oio.dk/medcom.dk/xml/schemas/2014/10/08/"/>'
 CLIENT_CERT = "practice-platform-tls"
 CPR = "2509479989"  # the test records' patient: must never reach a log
 
@@ -321,6 +322,7 @@ def _tampered(envelope: bytes) -> bytes:
         ("revoked signer", "security_level_failed"),
         ("not dgws", "syntax_error"),
         ("not xml", "syntax_error"),
+        ("signed, no letter", "syntax_error"),
     ],
 )
 def test_a_request_that_does_not_verify_gets_a_soap_fault_and_nothing_is_stored(
@@ -333,6 +335,7 @@ def test_a_request_that_does_not_verify_gets_a_soap_fault_and_nothing_is_stored(
         "revoked signer": lambda: Sender(pki, "revoked").envelope(payload),
         "not dgws": lambda: payload,
         "not xml": lambda: b"hello",
+        "signed, no letter": lambda: sender.envelope(NO_LETTER),
     }[case]()
 
     async def scenario(running: RunningReceiver, client: Client) -> None:
@@ -461,6 +464,22 @@ def test_a_fhir_message_that_does_not_verify_gets_401(
         assert (reply.status, reply.content_type) == (401, FHIR)
         outcome = json.loads(reply.body)
         assert outcome["resourceType"] == "OperationOutcome"
+        assert await client.received() == []
+
+    with_receiver(receiver_config(pki, tmp_path), scenario)
+
+
+def test_a_signed_bundle_that_is_no_message_gets_400(
+    pki: TestPki, sender: Sender, tmp_path: Path, fhir_messages: list[bytes]
+) -> None:
+    """Nothing to acknowledge: without a MessageHeader there is no id to answer to."""
+    content = fhir_messages[0].replace(b'"type":"message"', b'"type":"collection"', 1)
+    assert content != fhir_messages[0]
+
+    async def scenario(running: RunningReceiver, client: Client) -> None:
+        reply = await client.post(sender.bundle(content), FHIR)
+        assert (reply.status, reply.content_type) == (400, FHIR)
+        assert "RECEIPT-KIND" in reply.body.decode()
         assert await client.received() == []
 
     with_receiver(receiver_config(pki, tmp_path), scenario)

@@ -31,6 +31,7 @@ from gateway.security.trust import TrustStore
 log = logging.getLogger("labgw.receiver")
 
 MAX_BODY = jws.MAX_BYTES  # the largest message either syntax may be (FHIR: 20 MiB)
+BACKLOG = 1024  # connections waiting to be accepted: a burst of senders is not turned away
 SYNTAXES = {"text/xml": Syntax.XML, "application/fhir+json": Syntax.FHIR}
 _LISTEN_ANY = ("", "0.0.0.0", "::")
 
@@ -96,7 +97,7 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
     ssl_context = server_context(
         config.tls_cert, config.tls_key, config.client_ca, config.client_cert_required
     )
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=BACKLOG)
     try:
         await site.start()
     except BaseException:
@@ -131,7 +132,7 @@ class _Routes:
             return _response(plain(415, f"Content-Type {request.content_type!r}; {expected}"))
         body = await request.read()
         if self.faults.take("drop"):
-            self._log(syntax, Handled(plain(0, ""), outcome="-"), "dropped (fault drop)")
+            self._log(syntax, None, "dropped (fault drop)")
             raise _Dropped
         if self.faults.take("fail_5xx"):
             handled = Handled(plain(500, "fault injection: fail_5xx"), outcome="fault fail_5xx")
@@ -143,7 +144,7 @@ class _Routes:
                 raise _Dropped
         if self.faults.delay > 0:
             await asyncio.sleep(self.faults.delay)
-        self._log(syntax, handled)
+        self._log(syntax, handled, f"status={handled.answer.status}")
         return _response(handled.answer)
 
     async def listing(self, request: web.Request) -> web.StreamResponse:
@@ -159,15 +160,11 @@ class _Routes:
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok", "role": self.config.role.value})
 
-    def _log(self, syntax: Syntax, handled: Handled, dropped: str = "") -> None:
+    def _log(self, syntax: Syntax, handled: Handled | None, result: str) -> None:
+        """The one line per POST: ids, outcome and duplicate, never payload content."""
+        facts = (handled.message_id, handled.outcome, handled.duplicate) if handled else ("-",) * 3
         log.info(
-            "%s %s message=%s outcome=%s duplicate=%s %s",
-            self.config.role,
-            syntax,
-            handled.message_id,
-            handled.outcome,
-            handled.duplicate,
-            dropped or f"status={handled.answer.status}",
+            "%s %s message=%s outcome=%s duplicate=%s %s", self.config.role, syntax, *facts, result
         )
 
 

@@ -166,6 +166,7 @@ def receiver_config(
     values: dict[str, Any], source: str = "receiver configuration"
 ) -> ReceiverConfig:
     """A `ReceiverConfig` from plain values (as TOML gives them), checked field by field."""
+    values = dict(values)
     known = {f.name for f in fields(ReceiverConfig)}
     unknown = set(values) - known
     if unknown:
@@ -210,13 +211,13 @@ def _typed(key: str, value: Any) -> Any:
 
 
 def _faults(values: dict[str, Any]) -> Faults:
-    known = {f.name: f.type for f in fields(Faults)}
-    unknown = set(values) - set(known)
+    defaults = Faults()
+    unknown = set(values) - {f.name for f in fields(Faults)}
     if unknown:
         raise ValueError(f"unknown faults {', '.join(sorted(unknown))}")
     converted: dict[str, Any] = {}
     for key, value in values.items():
-        kind = {"int": int, "float": float, "bool": bool}[str(known[key])]
+        kind = type(getattr(defaults, key))
         if kind is bool and not isinstance(value, bool):
             raise ValueError(f"faults.{key} must be true or false, found {value!r}")
         converted[key] = kind(value)

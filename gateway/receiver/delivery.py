@@ -9,6 +9,7 @@ background tasks: a slow or absent receipt endpoint never delays the answers to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -35,11 +36,14 @@ class ReceiptPoster:
         first: float,
         cap: float,
         timeout: float = 30.0,
+        grace: float = 5.0,
     ) -> None:
         self.url = url
         self.record = record
         self.first = first
         self.cap = cap
+        self.grace = grace
+        self._closing = asyncio.Event()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=context),
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -53,26 +57,32 @@ class ReceiptPoster:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    @property
-    def pending(self) -> int:
-        """Receipts still being delivered."""
-        return len(self._tasks)
-
     async def close(self) -> None:
-        """Stop delivering (undelivered receipts stay queued in the store) and close."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop delivering and close; undelivered receipts stay queued in the store.
+
+        Receipts waiting for their next attempt stop at once; an attempt on the wire gets up to
+        `grace` seconds to finish and be recorded, so a receipt the sender took is not posted
+        again after a restart.
+        """
+        self._closing.set()
+        tasks = list(self._tasks)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._session.close()
 
     async def _deliver(self, post: Post) -> None:
         wait = self.first
-        while True:
+        while not self._closing.is_set():
             delivered = await self._attempt(post)
             await self.record(post.id, delivered)
             if delivered:
                 return
-            await asyncio.sleep(wait * random.uniform(0.5, 1.0))
+            pause = wait * random.uniform(0.5, 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), pause)
             wait = min(wait * 2, self.cap)
 
     async def _attempt(self, post: Post) -> bool:

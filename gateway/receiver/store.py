@@ -223,9 +223,8 @@ class ReceivedStore:
         status, content_type, body, at = row[9:]
         verdict = Verdict(ReceiptOutcome(outcome), _issues(issues), refuse)
         answer = Answer(status, content_type, body)
-        return Received(
-            mid, kind, envelope, payload, digest, verdict, receipt, answer, _parse_time(at)
-        )
+        when = datetime.fromisoformat(at)
+        return Received(mid, kind, envelope, payload, digest, verdict, receipt, answer, when)
 
     def _bundle_seen(self, new: Received) -> BundleSeen:
         """Which messages a Bundle.id came with before (refused reuses do not count)."""
@@ -265,10 +264,6 @@ class ReceivedStore:
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 def _issues_json(issues: Sequence[Issue]) -> str:
