@@ -578,6 +578,16 @@ def test_the_log_names_each_message_and_never_a_cpr_number(
     assert CPR not in caplog.text and CPR[:6] + "-" + CPR[6:] not in caplog.text
 
 
+def test_a_port_in_use_is_an_error_and_leaves_nothing_running(pki: TestPki, tmp_path: Path) -> None:
+    async def scenario(running: RunningReceiver, client: Client) -> None:
+        taken = receiver_config(pki, tmp_path / "second", port=running.port)
+        with pytest.raises(OSError):
+            await start_receiver(taken)
+        assert len(await client.received()) == 0  # the first one still answers
+
+    with_receiver(receiver_config(pki, tmp_path), scenario)
+
+
 def test_config_objects_are_frozen_but_faults_are_live(pki: TestPki, tmp_path: Path) -> None:
     config = receiver_config(pki, tmp_path)
     with pytest.raises(AttributeError):

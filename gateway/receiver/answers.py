@@ -42,6 +42,7 @@ def outcome(status: int, issues: Sequence[Issue]) -> Answer:
 
 
 def plain(status: int, text: str) -> Answer:
+    """A short answer for people (an injected failure, a wrong Content-Type)."""
     return Answer(status, "text/plain; charset=utf-8", text.encode("utf-8"))
 
 
@@ -63,7 +64,7 @@ class Receipts:
                 sent=sent,
                 issues=verdict.issues,
             )
-        return render_xctl(
+        return render_xctl(  # MedCom letter and envelope ids alike: 14 digits
             verdict.outcome,
             original,
             receipt_id=self.ids.envelope_id(),

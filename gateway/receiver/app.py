@@ -74,6 +74,9 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
         OSError: the port cannot be bound.
     """
     trust = TrustStore.from_files(config.trust, config.crls)
+    ssl_context = server_context(
+        config.tls_cert, config.tls_key, config.client_ca, config.client_cert_required
+    )
     receiver = Receiver(
         Door(trust, VerifyPolicy(allow_sha1=config.allow_sha1)),
         Judge(config.accepts, config.role.value),
@@ -81,32 +84,34 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
         config.faults,
         clock or SystemClock(),
     )
-    poster = None
-    if config.receipts is ReceiptMode.ASYNC and config.receipts_to:
-        context = client_context(*config.receipts_client, config.receipts_ca)
-        poster = ReceiptPoster(
-            config.receipts_to,
-            context,
-            receiver.record_post,
-            first=config.retry_first,
-            cap=config.retry_cap,
-        )
-    await receiver.open(config.db_path, poster)
     runner = web.AppRunner(_application(receiver, config), access_log=None)
-    await runner.setup()
-    ssl_context = server_context(
-        config.tls_cert, config.tls_key, config.client_ca, config.client_cert_required
-    )
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=BACKLOG)
     try:
-        await site.start()
+        await receiver.open(config.db_path, _poster(config, receiver))
+        await runner.setup()
+        await web.TCPSite(
+            runner, config.host, config.port, ssl_context=ssl_context, backlog=BACKLOG
+        ).start()
     except BaseException:
-        await runner.cleanup()
+        if runner.server is not None:  # set up: stop it before its receiver
+            await runner.cleanup()
         await receiver.close()
         raise
     port = int(runner.addresses[0][1])
     log.info("%s receiver listening on %s port %d", config.role, config.host, port)
     return RunningReceiver(config, port, config.faults, runner, receiver)
+
+
+def _poster(config: ReceiverConfig, receiver: Receiver) -> ReceiptPoster | None:
+    """Async mode: the background poster of receipts, with the receiver's client certificate."""
+    if config.receipts is ReceiptMode.SYNC or not config.receipts_to:
+        return None
+    return ReceiptPoster(
+        config.receipts_to,
+        client_context(*config.receipts_client, config.receipts_ca),
+        receiver.record_post,
+        first=config.retry_first,
+        cap=config.retry_cap,
+    )
 
 
 def _application(receiver: Receiver, config: ReceiverConfig) -> web.Application:

@@ -42,9 +42,7 @@ class Faults:
     duplicate_receipt: bool = False  # async: post every receipt twice
     unknown_receipt: bool = False  # async: also post a receipt for a message nobody sent
     accept_invalid: bool = False  # a positive receipt even for an invalid payload
-    vary_duplicate_receipt: bool = (
-        False  # a duplicate gets the opposite outcome (broken on purpose)
-    )
+    vary_duplicate_receipt: bool = False  # a duplicate gets the other outcome (broken)
 
     def take(self, counter: Counter) -> bool:
         """Use up one of a counter's requests; False when it is at zero."""

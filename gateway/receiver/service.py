@@ -88,8 +88,8 @@ class Receiver:
 
     async def open(self, db: Path, poster: ReceiptPoster | None) -> None:
         """Open the store and resume the receipts a previous run did not deliver."""
-        self._store = await self._db.run(ReceivedStore, db)
         self._poster = poster
+        self._store = await self._db.run(ReceivedStore, db)
         if poster is not None:
             poster.send(await self._db.run(self.store.pending_posts))
 
