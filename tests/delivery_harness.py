@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from gateway.clock import Clock
 from gateway.config import GatewayConfig
 from gateway.demo import DestinationTally, client_ssl, service_config, wait_until_settled
 from gateway.outbox.states import RetryPolicy
@@ -144,6 +145,7 @@ async def start_chain(
     timeout: float = 5.0,
     receipts_to: str | None = None,
     settings: GatewayConfig | None = None,
+    clock: Clock | None = None,
 ) -> Chain:
     """Receivers first (on free ports), then the gateway pointed at them.
 
@@ -158,12 +160,14 @@ async def start_chain(
         if receipts is ReceiptMode.ASYNC:
             to = receipts_to or f"https://127.0.0.1:{port}/receipts"
             options |= {"receipts": receipts, "receipts_to": to}
-        receivers[role] = await start_receiver(receiver_config(pki, role, workdir, **options))
+        config = receiver_config(pki, role, workdir, **options)
+        receivers[role] = await start_receiver(config, clock=clock)
     chain = Chain(pki, workdir, receivers)
     if start_gateway:
         chain.service = await start_gateway_for(
-            chain, store=store, retry=retry, port=port, timeout=timeout, settings=settings
-        )
+            chain, store=store, retry=retry, port=port, timeout=timeout, settings=settings,
+            clock=clock,
+        )  # fmt: skip
     return chain
 
 
@@ -176,6 +180,7 @@ async def start_gateway_for(
     timeout: float = 5.0,
     name: str = "labgw",
     settings: GatewayConfig | None = None,
+    clock: Clock | None = None,
 ) -> RunningService:
     from dataclasses import replace
 
@@ -186,7 +191,17 @@ async def start_gateway_for(
     config = replace(
         config, port=port, name=name, transport=replace(config.transport, timeout=timeout)
     )
-    return await start_service(config)
+    return await start_service(config, clock)
+
+
+class ShiftedClock:
+    """The wall clock moved by `offset`: tests jump hours ahead without waiting."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def _free_port() -> int:

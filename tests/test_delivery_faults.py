@@ -18,6 +18,7 @@ from gateway.routing import Destination
 from tests.delivery_harness import (
     FAST,
     Chain,
+    ShiftedClock,
     _free_port,
     eventually,
     lsp_record,
@@ -311,6 +312,37 @@ def test_fhir_messages_get_fhir_acknowledgements(pki: TestPki, tmp_path: Path) -
                 assert [(r.kind, r.outcome) for r in receipts] == [("FHIR-ACK", "positive")]
             rows = await chain.received(Destination.MIBA) + await chain.received(LSP)
             assert {r["kind"] for r in rows} == {"FHIR"}
+        finally:
+            await chain.stop()
+
+    run(scenario())
+
+
+def test_a_retry_long_after_the_first_try_is_signed_again(pki: TestPki, tmp_path: Path) -> None:
+    """Receivers refuse a DGWS Timestamp older than 5 minutes; a receiver that was down for an
+    hour must still get the message: the same envelope, signed anew, with the same ids."""
+
+    async def scenario() -> None:
+        clock = ShiftedClock()
+        chain = await start_chain(pki, tmp_path, clock=clock)
+        try:
+            down = chain.receivers[LSP]
+            await down.stop()
+            (message_id,) = await _one_message(chain)
+
+            async def failed() -> bool:
+                return Event.TRANSIENT_FAILURE in await _events(chain, message_id)
+
+            await eventually(failed)
+            clock.offset = timedelta(hours=1)
+            chain.receivers[LSP] = await start_receiver(
+                replace(down.config, port=down.port), clock=clock
+            )
+            await chain.settle()
+            assert await _state(chain, message_id) is State.ACKED
+            envelopes = await chain.gateway.service.store.envelopes(message_id)
+            assert len(envelopes) == 2 and envelopes[0].envelope_id == envelopes[1].envelope_id
+            assert envelopes[1].created_at - envelopes[0].created_at >= timedelta(hours=1)
         finally:
             await chain.stop()
 

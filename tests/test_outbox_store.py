@@ -426,16 +426,23 @@ def test_naive_times_are_refused(store: Harness) -> None:
 # envelopes and receipts
 
 
-def test_add_envelope_makes_it_current_and_resets_attempts(store: Harness) -> None:
+def test_add_envelope_makes_it_current_and_keeps_the_attempts(store: Harness) -> None:
     bring_to(store, "m1", State.SENDING)
     store.add_envelope(envelope("m1", 1))
     store.apply("m1", Event.TRANSIENT_FAILURE, T0)
     assert store.message("m1").attempts == 1 and store.message("m1").envelope == envelope("m1")
-    second = envelope("m1", 2, T0 + LEASE)
+    second = envelope("m1", 2, T0 + LEASE)  # signed again for a late retry: still attempt 2
     store.add_envelope(second)
     current = store.message("m1")
-    assert (current.envelope, current.attempts, current.state) == (second, 0, State.RETRY_WAIT)
+    assert (current.envelope, current.attempts, current.state) == (second, 1, State.RETRY_WAIT)
     assert store.envelopes("m1") == [envelope("m1", 1), second]
+
+
+def test_requeue_starts_the_attempts_again(store: Harness) -> None:
+    bring_to(store, "m1", State.DEAD)
+    assert store.message("m1").attempts == 1
+    after = store.apply("m1", Event.REQUEUE, T0, detail="operator")
+    assert (after.state, after.attempts, after.next_attempt_at) == (State.QUEUED, 0, T0)
 
 
 def test_receipts_are_appended_as_they_arrive(store: Harness) -> None:
@@ -455,6 +462,57 @@ def test_receipts_are_appended_as_they_arrive(store: Harness) -> None:
 
 
 # listings
+
+
+def _positive(message: OutboxMessage) -> tuple[Event, datetime | None]:
+    return Event.POSITIVE_RECEIPT, None
+
+
+def test_take_receipt_moves_the_message_and_stores_the_receipt(store: Harness) -> None:
+    bring_to(store, "m1", State.SENT)
+    after, applied = store.take_receipt("m1", receipt("m1"), _positive, T0, "async XCTL03")
+    assert applied and after.state is State.ACKED
+    assert [r.duplicate for r in store.receipts("m1")] == [False]
+    assert store.transitions("m1")[-1].detail == "async XCTL03"
+
+
+def test_take_receipt_again_is_stored_as_a_duplicate_and_moves_nothing(store: Harness) -> None:
+    bring_to(store, "m1", State.ACKED)
+    seq = len(store.transitions("m1"))
+    after, applied = store.take_receipt("m1", receipt("m1", "rc2"), _positive, T0)
+    assert not applied and after.state is State.ACKED and len(store.transitions("m1")) == seq
+    assert [r.duplicate for r in store.receipts("m1")] == [True]
+
+
+def test_take_receipt_the_decision_may_ignore_it(store: Harness) -> None:
+    bring_to(store, "m1", State.RETRY_WAIT)
+    after, applied = store.take_receipt("m1", receipt("m1"), lambda m: None, T0)
+    assert not applied and after.state is State.RETRY_WAIT
+    assert [r.duplicate for r in store.receipts("m1")] == [True]
+
+
+def test_take_receipt_for_an_unknown_message_keeps_it_without_a_message(store: Harness) -> None:
+    after, applied = store.take_receipt("nobody", receipt("nobody"), _positive, T0)
+    assert (after, applied) == (None, False)
+    assert store.receipts("nobody") == []  # stored, but under no message
+
+
+def test_racing_copies_of_one_receipt_move_the_message_once(store: Harness) -> None:
+    for n in range(20):
+        bring_to(store, f"m{n}", State.SENT)
+    twin = store.twin()
+
+    async def race() -> list[bool]:
+        takes = [
+            other.take_receipt(f"m{n}", receipt(f"m{n}", f"rc{k}"), _positive, T0)
+            for n in range(20)
+            for k, other in enumerate((store.store, twin))
+        ]
+        return [applied for _, applied in await asyncio.gather(*takes)]
+
+    assert sum(store.run(race())) == 20
+    for n in range(20):
+        assert sorted(r.duplicate for r in store.receipts(f"m{n}")) == [False, True]
 
 
 def test_awaiting_receipt_lists_sent_messages_sent_long_enough_ago(store: Harness) -> None:

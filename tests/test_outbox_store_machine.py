@@ -61,7 +61,10 @@ class Expected:
     def take(self, event: Event, now: datetime, due: datetime | None, lease: datetime) -> None:
         target = next_state(self.state, event)
         self.trail.append((self.state, target, event))
-        self.attempts += event in (Event.TRANSIENT_FAILURE, Event.GIVE_UP)
+        if event in (Event.RECEIPT_TIMEOUT, Event.REQUEUE):
+            self.attempts = 0
+        else:
+            self.attempts += event in (Event.TRANSIENT_FAILURE, Event.GIVE_UP)
         self.resends += event is Event.RECEIPT_TIMEOUT
         if event is Event.DELIVERED or (event in RECEIPTS and self.state is State.SENDING):
             self.sent_at = now

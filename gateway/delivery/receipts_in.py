@@ -15,14 +15,7 @@ import random
 from datetime import datetime
 
 from gateway.outbox.model import OutboxMessage, StoredReceipt
-from gateway.outbox.states import (
-    TRANSITIONS,
-    Event,
-    InvalidTransition,
-    RetryPolicy,
-    State,
-    after_transient_failure,
-)
+from gateway.outbox.states import Event, RetryPolicy, State, after_transient_failure
 from gateway.outbox.store import OutboxStore
 from gateway.receipts.model import Receipt, ReceiptOutcome
 
@@ -41,19 +34,6 @@ _EVENTS = {
 }
 
 
-def _event(
-    receipt: Receipt,
-    message: OutboxMessage,
-    policy: RetryPolicy,
-    now: datetime,
-    rng: random.Random | None,
-) -> tuple[Event, datetime | None]:
-    if receipt.outcome is not ReceiptOutcome.TRANSIENT:
-        return _EVENTS[receipt.outcome], None
-    decision = after_transient_failure(policy, message.attempts + 1, message.created_at, now, rng)
-    return decision.event, decision.next_attempt_at
-
-
 async def take_receipt(
     store: OutboxStore,
     receipt: Receipt,
@@ -62,45 +42,32 @@ async def take_receipt(
     policy: RetryPolicy,
     rng: random.Random | None = None,
 ) -> Taken:
-    """Store the receipt, then apply it. Stored first: a crash between the two leaves the
-    message waiting, and the receiver's retry (or our technical resend) brings the receipt again."""
-    message = await store.message(receipt.message_id)
-    event, due = _event(receipt, message, policy, now, rng) if message else (None, None)
-    fits = (
-        message is not None
-        and event is not None
-        and (message.state, event) in TRANSITIONS
-        # A transient answer to an earlier attempt must not cut a retry wait short.
-        and not (message.state is State.RETRY_WAIT and receipt.outcome is ReceiptOutcome.TRANSIENT)
-    )
-    await store.add_receipt(
-        StoredReceipt(
-            message.message_id if message else None,
-            receipt.receipt_id,
-            receipt.kind,
-            receipt.outcome.value,
-            receipt.content,
-            now,
-            message is not None and not fits,
-            channel,
-            receipt.issues,
+    """Store the receipt and move its message, in one transaction of the store."""
+
+    def decide(message: OutboxMessage) -> tuple[Event, datetime | None] | None:
+        if receipt.outcome is not ReceiptOutcome.TRANSIENT:
+            return _EVENTS[receipt.outcome], None
+        if message.state is State.RETRY_WAIT:
+            return None  # a transient answer to an earlier attempt must not cut a wait short
+        decision = after_transient_failure(
+            policy, message.attempts + 1, message.created_at, now, rng
         )
+        return decision.event, decision.next_attempt_at
+
+    stored = StoredReceipt(
+        receipt.message_id,
+        receipt.receipt_id,
+        receipt.kind,
+        receipt.outcome.value,
+        receipt.content,
+        now,
+        False,
+        channel,
+        receipt.issues,
     )
-    taken = Taken.UNKNOWN if message is None else Taken.DUPLICATE
-    if fits and message is not None and event is not None:
-        try:
-            await store.apply(
-                message.message_id,
-                event,
-                now,
-                expect=message.state,
-                next_attempt_at=due,
-                detail=f"{channel} {receipt.kind} {receipt.outcome} {receipt.receipt_id}",
-                issues=receipt.issues or None,
-            )
-            taken = Taken.APPLIED
-        except InvalidTransition:
-            pass  # another receipt or worker moved it first: this one is a duplicate
+    detail = f"{channel} {receipt.kind} {receipt.outcome} {receipt.receipt_id}"
+    message, applied = await store.take_receipt(receipt.message_id, stored, decide, now, detail)
+    taken = Taken.APPLIED if applied else Taken.DUPLICATE if message else Taken.UNKNOWN
     if taken is not Taken.APPLIED:
         log.info(
             "receipt %s for message %s: %s (%s)",

@@ -49,13 +49,14 @@ def sender_reference(bundle: bytes) -> str:
 
 
 def dgws_message_id(message_id: str, number: int) -> str:
-    """medcom:Header Linking/MessageID: one per envelope, the same on every technical retry."""
+    """medcom:Header Linking/MessageID: one per MedCom envelope (`number` 1, 2, 3), the same on
+    every technical retry."""
     return str(uuid.uuid5(_DGWS_NAMESPACE, f"{message_id}/{number}"))
 
 
 def resend_envelope_id(message_id: str, number: int) -> str:
-    """The envelope id of the `number`-th envelope of a message (2, 3 …): derived, so a replay
-    after a crash makes the same one."""
+    """The envelope id of the `number`-th MedCom envelope of a message (2, 3 …): derived, so a
+    replay after a crash makes the same one."""
     return derived_id("envelope", message_id, str(number))
 
 
@@ -118,25 +119,33 @@ class Sealer:
         return self._card
 
     def seal(self, message: OutboxMessage, number: int, now: datetime) -> Envelope:
-        """Envelope `number` of the message (1: as rendered; more: a MedCom resend)."""
+        """Signed form `number` of the message, for its current MedCom envelope.
+
+        The envelope follows `message.resends`: the first as rendered, each resend with a new
+        envelope id and send time (`reenvelope`). Sealing the same envelope again (a later
+        `number`, same resends) keeps its envelope id and DGWS MessageID and only renews the
+        signature and its Timestamp, so a technical retry long after the first try is not
+        refused as stale.
+        """
+        resend = message.resends
         payload = message.payload
-        if number == 1:
-            envelope_id = envelope_id_of(message.kind, payload)
-        else:
-            envelope_id = resend_envelope_id(message.message_id, number)
+        envelope_id = envelope_id_for(message)
+        if resend:
             payload = reenvelope(message.kind, payload, message.message_id, envelope_id, now)
         if message.kind == "FHIR":
             wire = sign_bundle(payload, self.identity, sender_reference(payload), now)
             content_type = FHIR_CONTENT_TYPE
         else:
-            wire = build_envelope(
-                payload,
-                self.card(now),
-                self.signer,
-                dgws_message_id(message.message_id, number),
-                now,
-            )
+            dgws_id = dgws_message_id(message.message_id, resend + 1)
+            wire = build_envelope(payload, self.card(now), self.signer, dgws_id, now)
             content_type = XML_CONTENT_TYPE
         return Envelope(
             message.message_id, number, envelope_id, wire, content_type, self.certificate_label, now
         )
+
+
+def envelope_id_for(message: OutboxMessage) -> str:
+    """The MedCom envelope id the message travels in after `message.resends` resends."""
+    if message.resends == 0:
+        return envelope_id_of(message.kind, message.payload)
+    return resend_envelope_id(message.message_id, message.resends + 1)

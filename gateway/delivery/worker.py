@@ -20,7 +20,7 @@ from datetime import datetime
 
 from gateway.clock import Clock
 from gateway.delivery.receipts_in import take_receipt
-from gateway.delivery.seal import Sealer
+from gateway.delivery.seal import Sealer, envelope_id_for
 from gateway.delivery.sender import Sender, SendResult, Verdict
 from gateway.errors import LabgwError
 from gateway.issues import Issue, IssueType, Severity
@@ -108,11 +108,18 @@ class DeliveryWorker:
             log.exception("message %s: could not record the answer", message.message_id)
 
     async def _envelope(self, message: OutboxMessage) -> Envelope:
-        """The current envelope, or a new one when none is there or a resend is due."""
-        number = message.resends + 1
-        if message.envelope is not None and message.envelope.number == number:
-            return message.envelope
-        envelope = await asyncio.to_thread(self.sealer.seal, message, number, self.clock.now())
+        """The current signed form; a new one for a MedCom resend (new envelope id), or when
+        the current one is too old for a receiver to accept its Timestamp (same ids)."""
+        now = self.clock.now()
+        current = message.envelope
+        if (
+            current is not None
+            and current.envelope_id == envelope_id_for(message)
+            and now - current.created_at < self.policy.reseal_after
+        ):
+            return current
+        number = current.number + 1 if current is not None else 1
+        envelope = await asyncio.to_thread(self.sealer.seal, message, number, now)
         await self.store.add_envelope(envelope)  # committed before it is sent
         return envelope
 

@@ -9,8 +9,8 @@ cannot drift apart.
 from __future__ import annotations
 
 import enum
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from gateway.outbox.model import (
 )
 from gateway.outbox.projection import advance
 from gateway.outbox.sql import Statements
-from gateway.outbox.states import Event, State
+from gateway.outbox.states import TRANSITIONS, Event, State
 
 T = TypeVar("T")
 
@@ -47,6 +47,8 @@ class Step:
 
 
 Plan = Generator[Step, Any, T]
+# What a receipt does to the message it names: (event, next_attempt_at), or None to ignore it.
+Decide = Callable[[OutboxMessage], tuple[Event, datetime | None] | None]
 
 
 def known_records(sql: Statements, keys: Sequence[str]) -> Plan[dict[str, str]]:
@@ -155,6 +157,32 @@ def add_envelope(sql: Statements, envelope: Envelope) -> Plan[None]:
 
 def add_receipt(sql: Statements, receipt: StoredReceipt) -> Plan[None]:
     yield Step(sql.insert_receipt, rows.receipt_args(receipt))
+
+
+def take_receipt(
+    sql: Statements,
+    message_id: str,
+    receipt: StoredReceipt,
+    decide: Decide,
+    now: datetime,
+    detail: str,
+) -> Plan[tuple[OutboxMessage | None, bool]]:
+    row = yield Step(sql.message_for_update, (message_id,), Fetch.ONE)
+    if row is None:
+        yield Step(sql.insert_receipt, rows.receipt_args(replace(receipt, message_id=None)))
+        return None, False
+    before = rows.message_from_row(row)
+    decision = decide(before)
+    after, applied = before, False
+    if decision is not None and (before.state, decision[0]) in TRANSITIONS:
+        event, due = decision
+        after = advance(before, event, now, next_attempt_at=due, issues=receipt.issues or None)
+        yield Step(sql.update_projection, rows.projection_args(after))
+        yield Step(sql.insert_transition, rows.transition_args(before, after, event, detail))
+        applied = True
+    stored = replace(receipt, message_id=before.message_id, duplicate=not applied)
+    yield Step(sql.insert_receipt, rows.receipt_args(stored))
+    return after, applied
 
 
 def message(sql: Statements, message_id: str) -> Plan[OutboxMessage | None]:

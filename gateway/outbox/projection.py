@@ -17,6 +17,8 @@ from gateway.outbox.states import RECEIPT_EVENTS, Event, InvalidTransition, Stat
 
 # A failed try of the current envelope: counts towards RetryPolicy.max_attempts.
 COUNTS_ATTEMPT = frozenset({Event.TRANSIENT_FAILURE, Event.GIVE_UP})
+# A fresh start: a MedCom resend (new envelope) or an operator's requeue gets all its attempts.
+RESETS_ATTEMPTS = frozenset({Event.RECEIPT_TIMEOUT, Event.REQUEUE})
 # States in which a message waits for a worker until `next_attempt_at`.
 DUE_STATES = frozenset({State.QUEUED, State.RETRY_WAIT})
 
@@ -36,6 +38,7 @@ def advance(
     - the state follows `states.next_state`; `expect` differing from the current state is
       refused too (another worker or a receipt got there first);
     - TRANSIENT_FAILURE and GIVE_UP add an attempt; RECEIPT_TIMEOUT adds a resend;
+      RECEIPT_TIMEOUT and REQUEUE start the attempts again from 0;
     - DELIVERED, and a receipt while `sending` (it came in the HTTP answer), set `sent_at`;
     - entering `queued` or `retry_wait` makes the message due at `next_attempt_at`, else `now`;
       any other state has no due time;
@@ -57,7 +60,7 @@ def advance(
     return replace(
         message,
         state=target,
-        attempts=message.attempts + (event in COUNTS_ATTEMPT),
+        attempts=0 if event in RESETS_ATTEMPTS else message.attempts + (event in COUNTS_ATTEMPT),
         resends=message.resends + (event is Event.RECEIPT_TIMEOUT),
         updated_at=now,
         next_attempt_at=(next_attempt_at or now) if target in DUE_STATES else None,

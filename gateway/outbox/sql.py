@@ -181,7 +181,7 @@ class Statements:
             " signer, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         )
         self.current_envelope = self.render(
-            "UPDATE messages SET envelope = $2, attempts = 0, updated_at = $3 WHERE message_id = $1"
+            "UPDATE messages SET envelope = $2, updated_at = $3 WHERE message_id = $1"
         )
         self.insert_receipt = self.render(
             "INSERT INTO receipts (message_id, receipt_id, kind, outcome, content,"

@@ -91,6 +91,17 @@ class SqlStore(abc.ABC):
     async def add_receipt(self, receipt: StoredReceipt) -> None:
         await self._run(plans.add_receipt(self._sql, receipt), write=True)
 
+    async def take_receipt(
+        self,
+        message_id: str,
+        receipt: StoredReceipt,
+        decide: plans.Decide,
+        now: datetime,
+        detail: str = "",
+    ) -> tuple[OutboxMessage | None, bool]:
+        plan = plans.take_receipt(self._sql, message_id, receipt, decide, now, detail)
+        return await self._run(plan, write=True)
+
     async def awaiting_receipt(self, sent_before: datetime, limit: int) -> list[OutboxMessage]:
         return await self._run(plans.awaiting_receipt(self._sql, sent_before, limit), write=False)
 

@@ -110,6 +110,9 @@ class RetryPolicy:
     receipt_timeout: timedelta = timedelta(minutes=30)  # MedCom: resend after 30 min
     max_resends: int = 2  # MedCom: at most 2 resends with a new envelope
     lease: timedelta = timedelta(seconds=60)  # a claim older than this belongs to a dead worker
+    # A technical retry resends the stored signed bytes, unless they are older than this: then
+    # the same envelope is signed again, since receivers refuse a stale Timestamp (5 min, DGWS).
+    reseal_after: timedelta = timedelta(minutes=4)
 
     def __post_init__(self) -> None:
         if self.base_delay <= timedelta(0) or self.max_delay < self.base_delay:

@@ -30,6 +30,7 @@ from gateway.outbox.model import (
     StoredReceipt,
     Transition,
 )
+from gateway.outbox.plans import Decide
 from gateway.outbox.states import Event, State
 
 
@@ -67,7 +68,8 @@ class OutboxStore(Protocol):
         ...
 
     async def add_envelope(self, envelope: Envelope) -> None:
-        """Append a signed form of a message and make it the current one (resets attempts)."""
+        """Append a signed form of a message and make it the current one (a MedCom resend's new
+        envelope, or the same envelope signed again for a late technical retry)."""
         ...
 
     async def apply(
@@ -86,7 +88,8 @@ class OutboxStore(Protocol):
 
         `expect`: the state the caller saw; a different current state raises InvalidTransition
         (another worker or a receipt got there first). Counters: TRANSIENT_FAILURE and GIVE_UP
-        add one attempt; RECEIPT_TIMEOUT adds one resend; DELIVERED and a receipt in `sending`
+        add one attempt; RECEIPT_TIMEOUT adds one resend; RECEIPT_TIMEOUT and REQUEUE set the
+        attempts back to 0; DELIVERED and a receipt in `sending`
         set sent_at; CLAIM sets lease_until (required with CLAIM); REQUEUE and RECEIPT_TIMEOUT
         make the message due at `now` (or next_attempt_at). `issues`, when given, replace the
         message's current issues.
@@ -99,6 +102,25 @@ class OutboxStore(Protocol):
 
     async def add_receipt(self, receipt: StoredReceipt) -> None:
         """Append a receipt as it arrived, duplicates and unknown messages included."""
+        ...
+
+    async def take_receipt(
+        self,
+        message_id: str,
+        receipt: StoredReceipt,
+        decide: Decide,
+        now: datetime,
+        detail: str = "",
+    ) -> tuple[OutboxMessage | None, bool]:
+        """Store a receipt and apply it to the message it names, in one transaction.
+
+        With the message row locked, `decide(message)` gives the event (and due time) the
+        receipt means; if the table allows it, the message moves and the receipt is stored as
+        applied, else it is stored as a duplicate. An unknown message id stores the receipt with
+        no message. Returns the message after (None if unknown) and whether it moved. One
+        transaction, so two copies of a receipt racing each other move the message once and
+        are flagged exactly once as a duplicate.
+        """
         ...
 
     async def awaiting_receipt(self, sent_before: datetime, limit: int) -> list[OutboxMessage]:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.fhir_message.render import message_id as fhir_message_id
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
 from gateway.model import LabRecord
@@ -102,9 +103,22 @@ def _version(outcome: RecordOutcome, record: LabRecord, body: bytes) -> RecordVe
     )
 
 
+def outbox_id(kind: str, letter_id: str) -> str:
+    """The id the outbox keys a message by: the one its receipt names. MedCom XML receipts name
+    the Letter/Identifier; FHIR acknowledgements the MessageHeader.id (response.identifier)."""
+    return fhir_message_id(letter_id) if kind == "FHIR" else letter_id
+
+
 def _new_messages(translation: Translation) -> list[NewMessage]:
     return [
-        NewMessage(m.message_id, m.destination.value, m.kind, m.content, m.records, m.issues)
+        NewMessage(
+            outbox_id(m.kind, m.message_id),
+            m.destination.value,
+            m.kind,
+            m.content,
+            m.records,
+            m.issues,
+        )
         for m in translation.messages
     ]
 
@@ -137,18 +151,21 @@ async def accept_batch(
             )
     translation = await offload(translator.translate, IntakeBatch(fresh, []))
     outcomes = iter(translation.outcomes)  # one per fresh item, in order
+    kinds = {m.message_id: outbox_id(m.kind, m.message_id) for m in translation.messages}
     versions: list[RecordVersion] = []
     for position, item in enumerate(batch.items):
         if position in settled:
             answer.records.append(settled[position])
             continue
         outcome = next(outcomes)
+        if outcome.message_id is not None:
+            outcome = dataclasses.replace(outcome, message_id=kinds[outcome.message_id])
         if item.record is not None and outcome.outcome is not Outcome.REJECTED:
             versions.append(_version(outcome, item.record, bodies[id(item)]))
         answer.records.append(_answer(outcome))
     accepted = await store.accept(versions, _new_messages(translation), now)
     _mark_raced(answer, accepted.duplicate_records, accepted.conflicting_records)
-    answer.messages = sorted(m.message_id for m in translation.messages)
+    answer.messages = sorted(kinds.values())
     return answer
 
 

@@ -107,6 +107,7 @@ def _retry(table: dict[str, Any]) -> RetryPolicy:
             receipt_timeout=_seconds(table, "receipt_timeout_seconds", base.receipt_timeout),
             max_resends=int(table.get("max_resends", base.max_resends)),
             lease=_seconds(table, "lease_seconds", base.lease),
+            reseal_after=_seconds(table, "reseal_after_seconds", base.reseal_after),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[retry]: {exc}") from exc
