@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.outbox.states import State
+from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
 from gateway.routing import Destination
 from tests.delivery_harness import (
@@ -20,6 +20,7 @@ from tests.delivery_harness import (
     ndjson,
     postgres_schema_url,
     start_chain,
+    start_gateway_for,
 )
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 
@@ -77,3 +78,40 @@ def test_records_in_receipts_back(pki: TestPki, tmp_path: Path, store_url: str) 
             await chain.stop()
 
     run(scenario())
+
+
+def test_two_gateways_share_one_postgres_outbox_and_never_send_a_message_twice(
+    pki: TestPki, tmp_path: Path
+) -> None:
+    """Several workers on one PostgreSQL outbox (FOR UPDATE SKIP LOCKED): every message is
+    sent by exactly one of them, so no receiver ever sees a copy."""
+    urls = postgres_schema_url()
+    url = next(urls)
+
+    async def scenario() -> None:
+        chain = await start_chain(pki, tmp_path, store=url)
+        try:
+            chain.extra.append(await start_gateway_for(chain, store=url, name="labgw-b"))
+            body = ndjson(
+                [*(lsp_record(n) for n in range(150)), *(miba_record(n) for n in range(50))]
+            )
+            status, answer = await chain.post(body)
+            assert status == 200 and len(answer["messages"]) == 200
+            tallies = {t.destination: t for t in await chain.settle()}
+            assert (tallies["lsp"].acked, tallies["miba"].acked) == (150, 50)
+            rows = await chain.received(Destination.LSP) + await chain.received(Destination.MIBA)
+            assert len(rows) == 200 and all(r["duplicates"] == 0 for r in rows)
+            store = chain.gateway.service.store
+            workers = set()
+            for message_id in answer["messages"]:
+                claims = [t for t in await store.transitions(message_id) if t.event is Event.CLAIM]
+                assert len(claims) == 1
+                workers.add(claims[0].detail)
+            assert len(workers) == 2  # both did their share
+        finally:
+            await chain.stop()
+
+    try:
+        run(scenario())
+    finally:
+        next(urls, None)
