@@ -126,6 +126,37 @@ def service_config(
     )
 
 
+def service_toml(
+    pki: TestPki, port: int, store: str, endpoints: dict[str, str], **retry: float
+) -> str:
+    """A `labgw serve` configuration file for the test PKI (what the crash test and the delivery
+    benchmark run as a separate process); `retry` sets [retry] values in seconds."""
+    tls, signing = pki["practice-platform-tls"], pki["practice-platform"]
+    retry_lines = "\n".join(f"{key} = {value}" for key, value in retry.items())
+    return f"""[service]
+port = {port}
+store = "{store}"
+[service.tls]
+cert = "{tls.cert_path}"
+key = "{tls.key_path}"
+client_ca = "{pki.trust_path}"
+[signing]
+identity = "{signing.cert_path}"
+key = "{signing.key_path}"
+[transport]
+trust = "{pki.trust_path}"
+client_cert = "{tls.cert_path}"
+client_key = "{tls.key_path}"
+timeout_seconds = 2
+concurrency = 16
+[retry]
+{retry_lines}
+[endpoints]
+lsp = "{endpoints["lsp"]}"
+miba = "{endpoints["miba"]}"
+"""
+
+
 def client_ssl(pki: TestPki) -> ssl.SSLContext:
     """How a practice system talks to the gateway: the test trust store and a client certificate."""
     context = ssl.create_default_context(cafile=str(pki.trust_path))

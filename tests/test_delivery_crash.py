@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.demo import client_ssl
+from gateway.demo import client_ssl, service_toml
 from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
@@ -45,34 +45,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _config(pki: TestPki, tmp_path: Path, port: int, store: str, endpoints: dict[str, str]) -> Path:
-    tls, signing = pki["practice-platform-tls"], pki["practice-platform"]
-    text = f"""
-[service]
-port = {port}
-store = "{store}"
-name = "crash-test"
-[service.tls]
-cert = "{tls.cert_path}"
-key = "{tls.key_path}"
-client_ca = "{pki.trust_path}"
-[signing]
-identity = "{signing.cert_path}"
-key = "{signing.key_path}"
-[transport]
-trust = "{pki.trust_path}"
-client_cert = "{tls.cert_path}"
-client_key = "{tls.key_path}"
-timeout_seconds = 2
-concurrency = 16
-[retry]
-base_delay_seconds = 0.05
-max_delay_seconds = 0.5
-max_attempts = 1000
-lease_seconds = 3
-[endpoints]
-lsp = "{endpoints["lsp"]}"
-miba = "{endpoints["miba"]}"
-"""
+    text = service_toml(
+        pki, port, store, endpoints,
+        base_delay_seconds=0.05, max_delay_seconds=0.5, max_attempts=1000, lease_seconds=3,
+    )  # fmt: skip
     path = tmp_path / "labgw.toml"
     path.write_text(text, encoding="utf-8")
     return path
