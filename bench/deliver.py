@@ -31,13 +31,12 @@ import aiohttp
 from aiohttp import web
 
 from gateway.delivery.seal import Sealer
-from gateway.demo import client_ssl, service_toml
+from gateway.demo import client_ssl, receiver_config, service_toml, wait_serving
 from gateway.outbox.open import open_store
 from gateway.outbox.states import State
 from gateway.outbox.store import OutboxStore
 from gateway.pki import TestPki, build_test_pki
 from gateway.receiver.app import start_receiver
-from gateway.receiver.config import ReceiverConfig
 from gateway.routing import Destination
 from gateway.security.keys import load_identity
 from gateway.service.config import ServerTls
@@ -83,27 +82,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def receiver(pki: TestPki, role: Destination, work: Path) -> ReceiverConfig:
-    tls = pki[f"{role.value}-tls"]
-    assert tls.cert_path and tls.key_path
-    return ReceiverConfig(
-        role=role, tls_cert=tls.cert_path, tls_key=tls.key_path, trust=pki.trust_path,
-        db=work / f"{role.value}.db", client_ca=pki.trust_path, crls=(pki.crl_path,),
-    )  # fmt: skip
-
-
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(600):
-        try:
-            async with session.get(f"{url}/health") as answer:
-                if answer.status == 200:
-                    return
-        except (aiohttp.ClientError, OSError):
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the gateway did not start")
-
-
 async def acked(outbox: OutboxStore) -> int:
     counts = await outbox.counts()
     return sum(n for (_, state), n in counts.items() if state is State.ACKED)
@@ -119,7 +97,7 @@ async def one_run(
 ) -> dict[str, float]:
     """The burst: every record posted at once, time until the last receipt. Then latency: one
     record per POST at `pace` records/s (below capacity), commit → receipt of each message."""
-    receivers = [await start_receiver(receiver(pki, role, work)) for role in Destination]
+    receivers = [await start_receiver(receiver_config(pki, role, work)) for role in Destination]
     port = free_port()
     url = f"https://127.0.0.1:{port}"
     endpoints = {r.config.role.value: r.url for r in receivers}
@@ -133,7 +111,7 @@ async def one_run(
     try:
         connector = aiohttp.TCPConnector(ssl=client_ssl(pki))
         async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_healthy(session, url)
+            await wait_serving(session, url)
             await outbox.setup()
 
             async def post(body: bytes) -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -78,19 +79,38 @@ def table(tallies: Sequence[DestinationTally]) -> str:
     return "\n".join(lines)
 
 
-def _receiver_config(pki: TestPki, role: Destination, workdir: Path) -> ReceiverConfig:
+def receiver_config(
+    pki: TestPki, role: Destination, directory: Path, **settings: Any
+) -> ReceiverConfig:
+    """A reference receiver for the test PKI: its TLS certificate, the trust store for
+    signatures and client certificates, the CRL, its store in `directory`; `settings` add or
+    override ReceiverConfig fields."""
     tls = pki[f"{role.value}-tls"]
     assert tls.cert_path is not None and tls.key_path is not None
-    return ReceiverConfig(
-        role=role,
-        tls_cert=tls.cert_path,
-        tls_key=tls.key_path,
-        trust=pki.trust_path,
-        db=workdir / f"{role.value}-received.db",
-        client_ca=pki.trust_path,
-        client_cert_required=True,
-        crls=(pki.crl_path,),
-    )
+    values: dict[str, Any] = {
+        "tls_cert": tls.cert_path,
+        "tls_key": tls.key_path,
+        "trust": pki.trust_path,
+        "db": directory / f"{role.value}-received.sqlite",
+        "client_ca": pki.trust_path,
+        "crls": (pki.crl_path,),
+    }
+    return ReceiverConfig(role=role, **(values | settings))
+
+
+async def wait_serving(session: aiohttp.ClientSession, url: str, timeout: float = 60.0) -> None:
+    """Until `GET url/health` answers 200 (a service that was just started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with session.get(f"{url}/health") as answer:
+                if answer.status == 200:
+                    return
+        except (aiohttp.ClientError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer /health in {timeout:g} s")
+        await asyncio.sleep(0.05)
 
 
 def service_config(
@@ -200,7 +220,8 @@ async def run_demo(
     running: RunningService | None = None
     try:
         for role in (Destination.LSP, Destination.MIBA):
-            receivers.append(await start_receiver(_receiver_config(pki, role, workdir)))
+            config = receiver_config(pki, role, workdir, client_cert_required=True)
+            receivers.append(await start_receiver(config))
         endpoints = {r.config.role: r.url for r in receivers}
         running = await start_service(service_config(pki, workdir, endpoints))
         answers = await post_files(running.url, records, client_ssl(pki))

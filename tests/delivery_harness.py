@@ -21,7 +21,13 @@ import pytest
 
 from gateway.clock import Clock
 from gateway.config import GatewayConfig
-from gateway.demo import DestinationTally, client_ssl, service_config, wait_until_settled
+from gateway.demo import (
+    DestinationTally,
+    client_ssl,
+    service_config,
+    wait_until_settled,
+)
+from gateway.demo import receiver_config as demo_receiver_config
 from gateway.outbox.states import RetryPolicy
 from gateway.pki import TestPki
 from gateway.receiver.app import RunningReceiver, start_receiver
@@ -116,21 +122,9 @@ class Chain:
 def receiver_config(
     pki: TestPki, role: Destination, workdir: Path, **settings: Any
 ) -> ReceiverConfig:
-    tls = pki[f"{role.value}-tls"]
-    assert tls.cert_path and tls.key_path
-    return ReceiverConfig(
-        role=role,
-        tls_cert=tls.cert_path,
-        tls_key=tls.key_path,
-        trust=pki.trust_path,
-        db=workdir / f"{role.value}.db",
-        client_ca=pki.trust_path,
-        crls=(pki.crl_path,),
-        receipts_ca=pki.trust_path,
-        retry_first=0.05,
-        retry_cap=0.5,
-        **settings,
-    )
+    """A receiver that posts asynchronous receipts fast and trusts the gateway's TLS CA."""
+    fast = {"receipts_ca": pki.trust_path, "retry_first": 0.05, "retry_cap": 0.5}
+    return demo_receiver_config(pki, role, workdir, **(fast | settings))
 
 
 async def start_chain(

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.demo import client_ssl, service_toml
+from gateway.demo import client_ssl, service_toml, wait_serving
 from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
@@ -77,17 +77,6 @@ async def _post_until_answered(
         await asyncio.sleep(0.1)
 
 
-async def _serving(session: aiohttp.ClientSession, url: str) -> None:
-    while True:
-        try:
-            async with session.get(f"{url}/health") as answer:
-                if answer.status == 200:
-                    return
-        except (aiohttp.ClientError, OSError):
-            pass
-        await asyncio.sleep(0.05)
-
-
 def test_sigkill_while_delivering_loses_nothing(
     pki: TestPki, tmp_path: Path, store_url: str
 ) -> None:
@@ -121,7 +110,7 @@ def test_sigkill_while_delivering_loses_nothing(
             store = open_store(store_url)
             try:
                 while kills < KILLS:
-                    await _serving(session, url)  # then kill it at a random moment of its work
+                    await wait_serving(session, url)  # then kill it at a random moment of its work
                     await asyncio.sleep(rng.uniform(0.1, 1.0))
                     process.send_signal(signal.SIGKILL)
                     await process.wait()

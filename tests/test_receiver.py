@@ -21,6 +21,7 @@ import pytest
 from lxml import etree
 
 from gateway.clock import Clock
+from gateway.demo import receiver_config as demo_receiver_config
 from gateway.issues import Issue
 from gateway.pki import TestPki
 from gateway.receipts.model import Receipt, ReceiptOutcome
@@ -142,18 +143,7 @@ class Client:
 def receiver_config(
     pki: TestPki, tmp_path: Path, role: Destination = Destination.LSP, **settings: Any
 ) -> ReceiverConfig:
-    tls = pki[f"{role}-tls"]
-    assert tls.cert_path and tls.key_path
-    return ReceiverConfig(
-        role=role,
-        tls_cert=tls.cert_path,
-        tls_key=tls.key_path,
-        trust=pki.trust_path,
-        db=tmp_path / f"{role}-received.sqlite",
-        client_ca=pki.trust_path,
-        crls=(pki.crl_path,),
-        **settings,
-    )
+    return demo_receiver_config(pki, role, tmp_path, **settings)
 
 
 @asynccontextmanager
