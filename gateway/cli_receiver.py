@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import click
 from gateway.receiver import load_receiver_config, start_receiver
 from gateway.receiver.config import ReceiptMode, ReceiverConfig, receiver_config
 from gateway.routing import Destination
+from gateway.signals import until_signalled
 
 _PATH = click.Path(path_type=Path)
 _FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -64,11 +64,7 @@ def receiver(role: str, config_path: Path | None, **options: Any) -> None:
 async def _serve(config: ReceiverConfig) -> None:
     running = await start_receiver(config)
     click.echo(f"labgw receiver ({config.role}) at {running.url}", err=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await running.stop()

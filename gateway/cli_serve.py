@@ -13,7 +13,6 @@ import getpass
 import json
 import logging
 import shutil
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -30,6 +29,7 @@ from gateway.outbox.states import Event, InvalidTransition, State
 from gateway.outbox.store import OutboxStore
 from gateway.service.config import load_service_config
 from gateway.service.run import start_service
+from gateway.signals import until_signalled
 
 T = TypeVar("T")
 _CONFIG = click.option(
@@ -54,12 +54,10 @@ def serve(config_path: Path, port: int | None) -> None:
     async def run() -> None:
         running = await start_service(config)
         click.echo(f"labgw serving on {running.url}", err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await running.stop()
+        try:
+            await until_signalled()
+        finally:
+            await running.stop()
 
     asyncio.run(run())
 

@@ -51,6 +51,15 @@ async def _events(chain: Chain, message_id: str) -> list[Event]:
     return [t.event for t in await chain.gateway.service.store.transitions(message_id)]
 
 
+async def _failures(chain: Chain, message_id: str, count: int) -> None:
+    """Until the message has failed `count` times in a row of retries."""
+
+    async def failed() -> bool:
+        return (await _events(chain, message_id)).count(Event.TRANSIENT_FAILURE) >= count
+
+    await eventually(failed)
+
+
 async def _stored_once(chain: Chain, destination: Destination, message_id: str) -> dict[str, Any]:
     rows = [r for r in await chain.received(destination) if r["message_id"] == message_id]
     assert len(rows) == 1, rows  # the receiver's store: exactly once, whatever the wire saw
@@ -82,11 +91,7 @@ def test_receiver_times_out(pki: TestPki, tmp_path: Path) -> None:
         chain = await start_chain(pki, tmp_path, faults={LSP: faults}, timeout=0.4)
         try:
             (message_id,) = await _one_message(chain)
-
-            async def timed_out_twice() -> bool:
-                return (await _events(chain, message_id)).count(Event.TRANSIENT_FAILURE) >= 2
-
-            await eventually(timed_out_twice)
+            await _failures(chain, message_id, 2)
             transitions = await chain.gateway.service.store.transitions(message_id)
             assert any("Timeout" in t.detail for t in transitions), transitions
             faults.delay = 0.0
@@ -136,11 +141,7 @@ def test_receiver_down_at_start_comes_up_later(pki: TestPki, tmp_path: Path) -> 
             down = chain.receivers[LSP]
             await down.stop()
             (message_id,) = await _one_message(chain)
-
-            async def failed_twice() -> bool:
-                return (await _events(chain, message_id)).count(Event.TRANSIENT_FAILURE) >= 2
-
-            await eventually(failed_twice)
+            await _failures(chain, message_id, 2)
             assert await _state(chain, message_id) in (State.RETRY_WAIT, State.SENDING)
             chain.receivers[LSP] = await start_receiver(replace(down.config, port=down.port))
             await chain.settle()
@@ -329,11 +330,7 @@ def test_a_retry_long_after_the_first_try_is_signed_again(pki: TestPki, tmp_path
             down = chain.receivers[LSP]
             await down.stop()
             (message_id,) = await _one_message(chain)
-
-            async def failed() -> bool:
-                return Event.TRANSIENT_FAILURE in await _events(chain, message_id)
-
-            await eventually(failed)
+            await _failures(chain, message_id, 1)
             clock.offset = timedelta(hours=1)
             chain.receivers[LSP] = await start_receiver(
                 replace(down.config, port=down.port), clock=clock
