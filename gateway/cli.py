@@ -7,6 +7,7 @@ codes in one place (`_Group.invoke`); findings in the data are Issues and decide
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Iterable
@@ -21,8 +22,6 @@ from gateway.analyze import analyze_files
 from gateway.analyze.html import render_html
 from gateway.analyze.sample import generate
 from gateway.analyze.text import text_summary
-from gateway.cli_receiver import receiver
-from gateway.cli_serve import demo, outbox, serve
 from gateway.cli_sign import sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
@@ -43,7 +42,27 @@ RECORD_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
 PROGRESS_THRESHOLD = 2_000  # records; below this a bar is only noise
 
 
+# Commands whose modules pull in the HTTP and database stacks: imported only when used, so
+# `translate`, `validate` and `analyze` start fast and small.
+_LAZY = {
+    "serve": "gateway.cli_serve:serve",
+    "outbox": "gateway.cli_serve:outbox",
+    "demo": "gateway.cli_serve:demo",
+    "receiver": "gateway.cli_receiver:receiver",
+}
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY:
+            module, _, name = _LAZY[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -454,9 +473,5 @@ def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> No
         sys.exit(ExitCode.INVALID)
 
 
-main.add_command(serve)
-main.add_command(demo)
-main.add_command(outbox)
-main.add_command(receiver)
 main.add_command(sign)
 main.add_command(verify)
