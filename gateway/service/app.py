@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from gateway.outbox.model import OutboxMessage, RecordVersion
 from gateway.outbox.states import RetryPolicy
 from gateway.outbox.store import OutboxStore
 from gateway.pipeline import Translation, Translator
+from gateway.receipts import rules
 from gateway.receipts.model import Receipt
 from gateway.receipts.parse import parse_receipt
 from gateway.report import operation_outcome
@@ -44,6 +46,9 @@ _FORMATS = {
     "application/ndjson": "ndjson",
     "text/csv": "csv",
 }
+# What no stored id holds and the stores cannot look up: PostgreSQL text takes no NUL, and UTF-8
+# no lone surrogate (a JSON "\ud800" escape).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -75,7 +80,9 @@ def _problem(
 
 def _json(data: object, status: int = 200) -> web.Response:
     text = json.dumps(data, ensure_ascii=False, indent=1)
-    return web.Response(text=text, status=status, content_type="application/json")
+    # A lone surrogate echoed from the request goes back as the JSON escape it came as.
+    body = text.encode("utf-8", "backslashreplace")
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 @web.middleware
@@ -165,7 +172,8 @@ def _message_summary(message: OutboxMessage) -> dict[str, object]:
 async def get_record(request: web.Request) -> web.Response:
     service = request.app[KEY]
     record_id = request.match_info["record_id"]
-    versions = await service.store.record_versions(record_id)
+    unstorable = _UNSTORABLE.search(record_id)
+    versions = [] if unstorable else await service.store.record_versions(record_id)
     if not versions:
         return _problem(404, "SERVICE-NOT-FOUND", f"no record {record_id}", IssueType.NOT_FOUND)
     out = []
@@ -177,7 +185,8 @@ async def get_record(request: web.Request) -> web.Response:
 async def get_message(request: web.Request) -> web.Response:
     service = request.app[KEY]
     message_id = request.match_info["message_id"]
-    message = await service.store.message(message_id)
+    unstorable = _UNSTORABLE.search(message_id)
+    message = None if unstorable else await service.store.message(message_id)
     if message is None:
         return _problem(404, "SERVICE-NOT-FOUND", f"no message {message_id}", IssueType.NOT_FOUND)
     envelopes = await service.store.envelopes(message_id)
@@ -228,6 +237,9 @@ async def post_receipts(request: web.Request) -> web.Response:
     service = request.app[KEY]
     body = await request.read()
     found = parse_receipt(body)
+    if isinstance(found, Receipt) and _UNSTORABLE.search(found.message_id + found.receipt_id):
+        text = "an identifier in the receipt holds a NUL or a lone surrogate"
+        found = (rules.fatal(IssueType.VALUE, rules.SYNTAX, text),)
     if not isinstance(found, Receipt):
         return _json(operation_outcome(found), 400)
     taken = await take_receipt(service.store, found, "async", service.clock.now(), service.policy)
