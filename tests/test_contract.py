@@ -237,7 +237,7 @@ def _schema_with(node: Any) -> dict[str, Any]:
     [
         pytest.param({"type": "object", "const": {}}, id="top-level-const"),
         pytest.param(_schema_with({"type": "array", "maxItems": 2}), id="nested-maxItems"),
-        pytest.param(_schema_with({"type": "integer", "maximum": 9}), id="nested-maximum"),
+        pytest.param(_schema_with({"type": "integer", "exclusiveMaximum": 9}), id="exclusive-max"),
         pytest.param(_schema_with({"type": "integer", "exclusiveMinimum": 0}), id="exclusive-min"),
         pytest.param(_schema_with({"$ref": "#/$defs/x"}), id="ref"),
         pytest.param({"type": "object", "$defs": {"x": {}}}, id="defs"),
@@ -345,3 +345,11 @@ def test_load_contract_reads_a_schema_file(tmp_path: Path) -> None:
     contract = load_contract(path)
     assert contract.violations(BASE) == []
     assert contract.version == SCHEMA["version"]
+
+
+def test_maximum_is_enforced_with_the_node_rule() -> None:
+    """`version` ends where the stores' integer columns end (2^31 - 1)."""
+    contract = Contract(_schema_with({"type": "integer", "maximum": 9, "x-rule": "LPS-TEST"}))
+    assert [v.keyword for v in contract.violations({"field": 9})] == []
+    (violation,) = contract.violations({"field": 10})
+    assert (violation.keyword, violation.rule, violation.path) == ("maximum", "LPS-TEST", "field")

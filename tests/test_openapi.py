@@ -397,10 +397,6 @@ def test_bad_requests_get_a_4xx_not_a_500(
 # ---------------------------------------------------------------- known, reported, not fixed here
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the record contract has no maximum for version; the stores' INTEGER columns do",
-)
 @pytest.mark.parametrize("where", ["live", "live_postgres"])
 def test_a_version_no_store_can_hold_is_rejected(
     request: pytest.FixtureRequest, where: str
@@ -411,7 +407,6 @@ def test_a_version_no_store_can_hold_is_rejected(
     assert status == 422, answer
 
 
-@pytest.mark.xfail(strict=True, reason="the error middleware drops aiohttp's Allow header")
 def test_405_names_the_allowed_methods(live: Live) -> None:
     answer = live.request("DELETE", "/health")
     assert answer.status_code == 405

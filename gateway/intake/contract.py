@@ -39,6 +39,7 @@ _KEYWORDS = {
     "maxLength",
     "pattern",
     "minimum",
+    "maximum",
     "required",
     "properties",
     "additionalProperties",
@@ -104,6 +105,7 @@ _ISSUE_TYPE = {
     "enum": IssueType.CODE_INVALID,
     "pattern": IssueType.VALUE,
     "minimum": IssueType.VALUE,
+    "maximum": IssueType.VALUE,
     "minLength": IssueType.REQUIRED,
     "oneOf": IssueType.INVARIANT,
     "anyOf": IssueType.INVARIANT,
@@ -121,6 +123,7 @@ class _Node:
         "any_of",
         "enum",
         "max_len",
+        "maximum",
         "message",
         "min_len",
         "minimum",
@@ -151,6 +154,7 @@ class _Node:
         self.pattern_text: str | None = node.get("pattern")
         self.pattern = ecma_pattern(self.pattern_text) if self.pattern_text else None
         self.minimum: int | float | None = node.get("minimum")
+        self.maximum: int | float | None = node.get("maximum")
         prefix = f"{path}." if path else ""
         self.properties = {
             name: _Node(child, self.rule, self.sensitive, f"{prefix}{name}")
@@ -184,16 +188,16 @@ class _Node:
             self._string(value, out, strings)  # type: ignore[arg-type]
         elif found_type == "object":
             self._object(value, out, strings)  # type: ignore[arg-type]
-        elif (
-            self.minimum is not None
-            and found_type in ("integer", "number")
-            and value < self.minimum  # type: ignore[operator]
-        ):
-            out.append(
-                Violation(
-                    path, "minimum", self.rule, f"must be at least {self.minimum}, found {value}"
-                )
-            )
+        elif found_type in ("integer", "number"):
+            self._number(value, out)  # type: ignore[arg-type]
+
+    def _number(self, value: float, out: list[Violation]) -> None:
+        if self.minimum is not None and value < self.minimum:
+            message = f"must be at least {self.minimum}, found {value}"
+            out.append(Violation(self.path, "minimum", self.rule, message))
+        if self.maximum is not None and value > self.maximum:
+            message = f"must be at most {self.maximum}, found {value}"
+            out.append(Violation(self.path, "maximum", self.rule, message))
 
     def _string(self, value: str, out: list[Violation], strings: StringCheck | None) -> None:
         path = self.path
@@ -364,6 +368,7 @@ _FORMS: dict[str, Callable[[object], bool]] = {
     "maxLength": _is_count,
     "pattern": lambda v: isinstance(v, str) and _compiles(v),
     "minimum": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "maximum": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "required": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
     "properties": lambda v: isinstance(v, dict),
     "additionalProperties": lambda v: isinstance(v, bool),

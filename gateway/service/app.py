@@ -95,7 +95,10 @@ async def _errors(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _problem(exc.status, "SERVICE-HTTP", exc.reason)
+        answer = _problem(exc.status, "SERVICE-HTTP", exc.reason)
+        if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods the resource takes
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     except LabgwError as exc:
         return _problem(
             exc.http_status, "SERVICE-UNAVAILABLE" if exc.retryable else "SERVICE-ERROR", str(exc)
