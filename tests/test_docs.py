@@ -6,8 +6,11 @@ import json
 import re
 from pathlib import Path
 
-PREFIXES = (
-    "LPS|MAP|MC|XML|ROUTE|XRPT01|XRPT05|FHIR|CHECK|PKI|TRUST|DGWS|JWS|AQ|RECEIPT|RECEIVER|DELIVERY|SERVICE"
+PREFIXES = "|".join(
+    (
+        "LPS MAP MC XML ROUTE XRPT01 XRPT05 FHIR CHECK PKI TRUST DGWS JWS AQ".split()
+        + "RECEIPT RECEIVER DELIVERY SERVICE".split()
+    )
 )
 RULE = re.compile(rf'"((?:{PREFIXES})-[A-Z0-9-]+|XSD)"')
 
