@@ -6,12 +6,27 @@ import json
 import re
 from pathlib import Path
 
-PREFIXES = "|".join(
-    (
-        "LPS MAP MC XML ROUTE XRPT01 XRPT05 FHIR CHECK PKI TRUST DGWS JWS AQ".split()
-        + "RECEIPT RECEIVER DELIVERY SERVICE".split()
-    )
+_PREFIXES = (
+    "LPS",
+    "MAP",
+    "MC",
+    "XML",
+    "ROUTE",
+    "XRPT01",
+    "XRPT05",
+    "FHIR",
+    "CHECK",
+    "PKI",
+    "TRUST",
+    "DGWS",
+    "JWS",
+    "AQ",
+    "RECEIPT",
+    "RECEIVER",
+    "DELIVERY",
+    "SERVICE",
 )
+PREFIXES = "|".join(_PREFIXES)
 RULE = re.compile(rf'"((?:{PREFIXES})-[A-Z0-9-]+|XSD)"')
 
 
