@@ -124,7 +124,7 @@ async def one_run(
             chunks = chunked(burst)
             await asyncio.gather(*(post(body) for body in chunks))
             while await acked(outbox) < len(burst):
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.1)
             elapsed = time.perf_counter() - started
             tasks = []
             for line in paced:
@@ -132,7 +132,7 @@ async def one_run(
                 await asyncio.sleep(1 / pace)
             measured = [m for task in tasks for m in await task]
             while await acked(outbox) < len(burst) + len(paced):
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.1)
         latencies = []
         for message_id in measured:
             message = await outbox.message(message_id)

@@ -631,3 +631,26 @@ def test_docs_state_diagram_is_the_transition_table(repo_dir: Path) -> None:
     text = (repo_dir / "docs/outbox.md").read_text("utf-8")
     block = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert block == diagram()
+
+
+def test_concurrent_writes_on_one_store_fail_alone(store: Harness) -> None:
+    """Many calls at once (SQLite commits them as one group): a refused transition is refused
+    alone, the others land, and each caller hears its own result."""
+    for n in range(40):
+        bring_to(store, f"m{n}", State.SENT if n % 2 else State.ACKED)
+
+    async def burst() -> list[object]:
+        calls = [
+            store.store.apply(f"m{n}", Event.POSITIVE_RECEIPT, T0, detail=f"r{n}")
+            for n in range(40)
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = store.run(burst())
+    for n, result in enumerate(results):
+        if n % 2:
+            assert isinstance(result, OutboxMessage) and result.state is State.ACKED
+            assert store.transitions(f"m{n}")[-1].detail == f"r{n}"
+        else:
+            assert isinstance(result, InvalidTransition)
+    assert store.counts() == {("lsp", State.ACKED): 40}
