@@ -15,7 +15,9 @@ class LetterPlan:
 
     letter_id: str
     results: tuple[Mapped, ...]
-    previous_letter_id: str | None = None  # the letter of the version before, for corrections
+    # The message this one replaces, by the id its receiver knows it by (XML Letter/Identifier,
+    # FHIR MessageHeader.id): for corrections and cancellations.
+    previous_message_id: str | None = None
 
     @property
     def first(self) -> LabRecord:

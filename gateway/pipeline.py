@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -20,15 +20,21 @@ from gateway.clock import Clock, IdFactory, derived_id
 from gateway.config import GatewayConfig
 from gateway.coverage import FieldUse
 from gateway.errors import ConfigError
+from gateway.fhir_message.render import message_id as fhir_message_id
 from gateway.formats import FORMATS, MessageFormat
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
 from gateway.letters import LetterPlan, letter_key
+from gateway.lifecycle import Delivered, rendered_status
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import LabRecord
 from gateway.routing import Destination, route
 from gateway.xml.validate import XmlValidator
+
+# One record in a letter: its outcome index, the mapped record (with the status its message
+# states), its Issues, and what its destination received of an earlier version.
+Member = tuple[int, Mapped, tuple[Issue, ...], Delivered | None]
 
 
 class MessageValidator(Protocol):
@@ -68,6 +74,22 @@ class RecordOutcome:
     destination: Destination | None = None
     message_id: str | None = None
     held: bool = False  # routed, but no renderer for the destination yet
+    # Further destinations of the same record (a correction to a destination that received an
+    # earlier version, a notifiable finding to MiBa), each with its message id once rendered.
+    copies: tuple[tuple[Destination, str | None], ...] = ()
+
+    @property
+    def deliveries(self) -> tuple[tuple[Destination, str | None], ...]:
+        """Every destination with its message id, the first destination first."""
+        first = ((self.destination, self.message_id),) if self.destination else ()
+        return (*first, *self.copies)
+
+    def delivered(self, destination: Destination, message_id: str) -> RecordOutcome:
+        """The same outcome with the message for `destination` filled in."""
+        if destination is self.destination:
+            return replace(self, message_id=message_id)
+        copies = tuple((d, message_id if d is destination else m) for d, m in self.copies)
+        return replace(self, copies=copies)
 
 
 @dataclass(slots=True)
@@ -106,16 +128,24 @@ class Translator:
     fhir_validator: MessageValidator | None = None
 
     def translate(
-        self, batch: IntakeBatch, progress: Callable[[int], None] | None = None
+        self,
+        batch: IntakeBatch,
+        progress: Callable[[int], None] | None = None,
+        replaces: Mapping[str, Mapping[Destination, Delivered]] | None = None,
     ) -> Translation:
         """Map, route, render and validate every record of the batch.
 
         Args:
             batch: the intake result.
             progress: called with the number of records done since the last call.
+            replaces: by record key, what each destination received of an earlier version
+                (from the outbox): the record is a correction, sent to those destinations
+                too, pointing at those messages. Without it, a corrected record points at the
+                id its version before would have had.
         """
+        replaces = replaces or {}
         out = Translation(file_issues=list(batch.file_issues))
-        letters: dict[tuple[str, ...], list[tuple[int, Mapped, tuple[Issue, ...]]]] = {}
+        letters: dict[tuple[str, ...], list[Member]] = {}
         seen: dict[str, LabRecord] = {}
         for done, item in enumerate(batch.items, start=1):
             if progress is not None and done % 500 == 0:
@@ -133,17 +163,27 @@ class Translator:
             if mapping.mapped is None:
                 out.outcomes.append(RecordOutcome(record.key, Outcome.REJECTED, issues))
                 continue
-            destination = route(mapping.mapped)
+            earlier = replaces.get(record.key, {})
+            destinations = _destinations(route(mapping.mapped), earlier)
+            destination = destinations[0]
             fmt = FORMATS.get(self.config.receiver(destination).format)
-            if mapping.filtered:
+            if mapping.filtered and not earlier:
                 out.outcomes.append(
                     RecordOutcome(record.key, Outcome.FILTERED, issues, destination)
                 )
             elif fmt is not None:
-                key = (destination.value, *letter_key(record, per_status=fmt.per_status))
-                letters.setdefault(key, []).append((len(out.outcomes), mapping.mapped, issues))
+                for target in destinations:
+                    target_fmt = FORMATS[self.config.receiver(target).format]
+                    mapped = _as_sent(mapping.mapped, earlier.get(target))
+                    key = (
+                        target.value,
+                        *letter_key(mapped.record, per_status=target_fmt.per_status),
+                    )
+                    entry = (len(out.outcomes), mapped, issues, earlier.get(target))
+                    letters.setdefault(key, []).append(entry)
+                copies = tuple((target, None) for target in destinations[1:])
                 out.outcomes.append(
-                    RecordOutcome(record.key, Outcome.ACCEPTED, issues, destination)
+                    RecordOutcome(record.key, Outcome.ACCEPTED, issues, destination, copies=copies)
                 )
             else:
                 note = Issue(
@@ -175,12 +215,13 @@ class Translator:
         fmt: MessageFormat,
         key: tuple[str, ...],
         part: int,
-        chunk: list[tuple[int, Mapped, tuple[Issue, ...]]],
+        chunk: list[Member],
         items: list[Intake],
     ) -> None:
-        letter = tuple(mapped for _, mapped, _ in chunk)
+        letter = tuple(member[1] for member in chunk)
         fit = []
-        for index, mapped, issues in chunk:
+        for member in chunk:
+            index, mapped, issues, _ = member
             unfit = fmt.problems(mapped, letter)
             if unfit:
                 # Outcomes are appended one per intake item, so the index names the item too.
@@ -189,13 +230,13 @@ class Translator:
                     mapped.record.key, Outcome.REJECTED, issues + placed, destination
                 )
             else:
-                fit.append((index, mapped, issues))
+                fit.append(member)
         if not fit:
             return
-        records = tuple(mapped.record for _, mapped, _ in fit)
+        records = tuple(member[1].record for member in fit)
         letter_id = _letter_id(fmt, key, part, records)
         plan = LetterPlan(
-            letter_id, tuple(mapped for _, mapped, _ in fit), _previous_letter_id(fmt, key, fit)
+            letter_id, tuple(member[1] for member in fit), _previous_id(fmt, key, fit)
         )
         envelope_id = self.ids.envelope_id()
         rendered = fmt.render(
@@ -207,7 +248,7 @@ class Translator:
         )
         found = tuple(self._check(fmt, rendered.content, letter_id))
         if any(issue.blocking for issue in found):
-            for index, mapped, issues in fit:
+            for index, mapped, issues, _ in fit:
                 out.outcomes[index] = RecordOutcome(
                     mapped.record.key, Outcome.REJECTED, issues + found, destination
                 )
@@ -219,15 +260,14 @@ class Translator:
                 destination,
                 fmt.kind,
                 rendered.content,
-                tuple(mapped.record.key for _, mapped, _ in fit),
+                _keys(records),
                 rendered.coverage,
                 found,
             )
         )
-        for index, mapped, issues in fit:
-            out.outcomes[index] = RecordOutcome(
-                mapped.record.key, Outcome.ACCEPTED, issues, destination, letter_id
-            )
+        for index, _, _, _ in fit:
+            if out.outcomes[index].outcome is Outcome.ACCEPTED:
+                out.outcomes[index] = out.outcomes[index].delivered(destination, letter_id)
 
     def _check(self, fmt: MessageFormat, content: bytes, letter_id: str) -> list[Issue]:
         """Validate the exact bytes that would be sent."""
@@ -250,20 +290,42 @@ def _letter_id(
     return derived_id(fmt.kind, *key, str(part), *(record.key for record in records))
 
 
-def _previous_letter_id(
-    fmt: MessageFormat, key: tuple[str, ...], fit: list[tuple[int, Mapped, tuple[Issue, ...]]]
-) -> str | None:
-    """The id the letter of the version before would have had (corrections point back to it):
-    the same key and records, one version lower."""
-    version = fit[0][1].record.version
-    if version <= 1:
+def _previous_id(fmt: MessageFormat, key: tuple[str, ...], fit: list[Member]) -> str | None:
+    """The id the receiver knows the message this one replaces by (Letter/Identifier, or
+    MessageHeader.id for FHIR): from the outbox when it told us, else the id the letter of the
+    version before would have had (the same key and records, one version lower)."""
+    _, first, _, replaced = fit[0]
+    if replaced is not None:
+        return replaced.message_id
+    if first.record.version <= 1:
         return None
     earlier = list(key)
-    earlier[_VERSION_AT] = str(version - 1)
+    earlier[_VERSION_AT] = str(first.record.version - 1)
     before = tuple(
-        replace(mapped.record, version=mapped.record.version - 1) for _, mapped, _ in fit
+        replace(member[1].record, version=member[1].record.version - 1) for member in fit
     )
-    return _letter_id(fmt, tuple(earlier), 0, before)
+    guess = _letter_id(fmt, tuple(earlier), 0, before)
+    return fhir_message_id(guess) if fmt.kind == "FHIR" else guess
+
+
+def _destinations(
+    routed: Destination, earlier: Mapping[Destination, Delivered]
+) -> tuple[Destination, ...]:
+    """Where a record goes: its route, and every destination that received an earlier version
+    (notes/danish-domain.md §0 rule 16: corrections go to the same destinations)."""
+    return (routed, *(d for d in earlier if d is not routed))
+
+
+def _as_sent(mapped: Mapped, replaced: Delivered | None) -> Mapped:
+    """The record with the status its message states (lifecycle.rendered_status)."""
+    status = rendered_status(mapped.record, replaced)
+    if status is mapped.record.status:
+        return mapped
+    return replace(mapped, record=replace(mapped.record, status=status))
+
+
+def _keys(records: tuple[LabRecord, ...]) -> tuple[str, ...]:
+    return tuple(record.key for record in records)
 
 
 def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:

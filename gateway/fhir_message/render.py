@@ -184,10 +184,8 @@ def _provenance(
     # Modified and retracted messages point at the message they replace; with no version
     # before (a record whose first version is already a correction) the message is new.
     activity = "new-message"
-    if plan.previous_letter_id:
-        activity = {Status.CORRECTED: "modified-message", Status.CANCELLED: "retract-message"}.get(
-            first.status, "new-message"
-        )
+    if plan.previous_message_id:  # a later version: it modifies, or retracts, what was sent
+        activity = "retract-message" if first.status is Status.CANCELLED else "modified-message"
     provenance: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": uuid_for("Provenance", plan.letter_id),
@@ -199,9 +197,9 @@ def _provenance(
         "activity": {"coding": [{"system": sys_.ACTIVITY, "code": activity}]},
         "agent": [{"who": _ref(sender)}],
     }
-    if activity != "new-message" and plan.previous_letter_id:
+    if activity != "new-message" and plan.previous_message_id:
         role = "removal" if first.status is Status.CANCELLED else "revision"
-        previous = message_id(plan.previous_letter_id)
+        previous = plan.previous_message_id
         provenance["entity"] = [{"role": role, "what": {"reference": f"MessageHeader/{previous}"}}]
     return provenance
 
