@@ -26,7 +26,7 @@ from gateway.issues import Issue, IssueType, Severity
 from gateway.outbox.model import OutboxMessage, RecordVersion
 from gateway.outbox.states import RetryPolicy
 from gateway.outbox.store import OutboxStore
-from gateway.pipeline import Translation, Translator
+from gateway.pipeline import Translator
 from gateway.receipts import rules
 from gateway.receipts.model import Receipt
 from gateway.receipts.parse import parse_receipt
@@ -129,7 +129,7 @@ async def post_records(request: web.Request) -> web.Response:
     batch: IntakeBatch = await service.offload(
         partial(read_records, body, "POST /records", now=now, fmt=fmt)
     )
-    answer = await accept_batch(service.store, service.translator, batch, now, _translate(service))
+    answer = await accept_batch(service.store, service.translator, batch, now, service.offload)
     if service.worker is not None:
         service.worker.wake()
     counts = answer.counts()
@@ -137,15 +137,6 @@ async def post_records(request: web.Request) -> web.Response:
     unreadable = not batch.items and any(issue.blocking for issue in batch.file_issues)
     status = 400 if unreadable else 422 if counts["rejected"] else 200
     return _json(answer.to_dict(), status)
-
-
-def _translate(
-    service: Service,
-) -> Callable[[Callable[[IntakeBatch], Translation], IntakeBatch], Awaitable[Translation]]:
-    async def run(work: Callable[[IntakeBatch], Translation], batch: IntakeBatch) -> Translation:
-        return await service.offload(work, batch)
-
-    return run
 
 
 def _version_dict(version: RecordVersion, messages: list[OutboxMessage]) -> dict[str, object]:
