@@ -11,6 +11,7 @@ together do not race to create the same schema or table.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -50,6 +51,8 @@ END $$;
 """,
 )
 STATEMENTS = Statements(POSTGRES)
+# The DDL's fingerprint: a schema made by this very DDL needs no second run.
+SCHEMA_VERSION = hashlib.sha256(STATEMENTS.schema.encode("utf-8")).hexdigest()[:16]
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -69,12 +72,24 @@ class PostgresStore(SqlStore):
         self._opening = asyncio.Lock()
 
     async def setup(self) -> None:
+        """Create the schema once. A store opened beside running workers (an operator's
+        `labgw outbox`, a second worker) finds it current and runs no DDL: DDL would take
+        table locks that deadlock with the workers' row locks."""
         pool = await self._connections()
         async with pool.acquire() as connection, connection.transaction():
             lock = f"labgw.outbox.{self.schema}"
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
             await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            if await connection.fetchval("SELECT to_regclass('schema_version')") is not None:
+                current = await connection.fetchval("SELECT version FROM schema_version")
+                if current == SCHEMA_VERSION:
+                    return
             await connection.execute(STATEMENTS.schema)
+            await connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version TEXT NOT NULL);"
+                " DELETE FROM schema_version;"
+            )
+            await connection.execute("INSERT INTO schema_version VALUES ($1)", SCHEMA_VERSION)
 
     async def close(self) -> None:
         if self._pool is not None:
