@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ from gateway.analyze.sample import DEFECTS, SampleTruth, generate
 from gateway.cli import main
 from gateway.intake import read_records
 from gateway.intake.contract import default_contract
+from gateway.mapping.tables import (
+    Notifiable,
+    NotifiableList,
+    NotifiableStatus,
+    default_mappings,
+)
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 MEMORY_BOUND_MIB = 250  # the issue allows ~300 MB for 5 million rows; 200,000 must fit well below
@@ -62,6 +69,29 @@ def test_every_count_equals_the_injected_truth(tmp_path: Path, seed: int) -> Non
     assert sum(u["count"] for u in report["unit_mismatches"]) == truth.defects["MAP-UNIT-MISMATCH"]
     assert sum(volume["per_month"].values()) == volume["accepted"]
     assert sum(volume["vendors"].values()) == volume["accepted"]
+
+
+def test_a_notifiable_finding_of_an_lsp_analysis_is_previewed_in_both_databanks(
+    tmp_path: Path,
+) -> None:
+    """Notes §0 rule 10: a notifiable finding also goes to MiBa. Made notifiable here (a positive
+    urine nitrite stix), it adds MiBa results and letters but no record, refusal or duplicate."""
+    path, _ = _sample(tmp_path, 3000, 4)
+    tables = default_mappings()
+    notifiable = Notifiable("test", NotifiableList.L2, NotifiableStatus.PENDING, "tests")
+    changed = replace(tables, notifiable={**tables.notifiable, ("NPU21578", "pos"): notifiable})
+    before = analyze_files([path], now=NOW, mappings=tables)
+    after = analyze_files([path], now=NOW, mappings=changed)
+    was, now = before["routing"], after["routing"]
+    added = now["notifiable"] - was["notifiable"]
+    assert added > 0
+    assert now["lsp"] == was["lsp"]
+    assert now["miba"] == was["miba"] + added
+    assert now["letters"]["lsp"] == was["letters"]["lsp"]
+    assert was["letters"]["miba"] < now["letters"]["miba"] <= was["letters"]["miba"] + added
+    assert now["consent_refused"] == was["consent_refused"]
+    assert (now["filtered"], after["volume"]) == (was["filtered"], before["volume"])
+    assert _quality(after) == _quality(before)
 
 
 def test_examples_name_records_and_never_a_cpr_number(tmp_path: Path) -> None:

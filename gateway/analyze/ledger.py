@@ -3,7 +3,8 @@
 Duplicates, version gaps, corrections without an original, and what would really be sent (labgw
 sends a record version once, in one letter per patient, sample and version) are only known once
 every row has been seen; keeping millions of record ids in Python would cost gigabytes. A
-temporary SQLite file holds one row per accepted record and answers with GROUP BY at the end.
+temporary SQLite file holds one row per accepted record and destination (a notifiable finding may
+go to MiBa besides LSP) and answers with GROUP BY at the end.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 EXAMPLES = 5
 
-# (record id, version, destination or None, letter hash or None, notifiable, consent refused)
-Row = tuple[str, int, str | None, int | None, bool, bool]
+# (record id, version, destination or None, letter hash or None, notifiable, consent refused,
+# first row of its record: duplicates and per-record counts read only these)
+Row = tuple[str, int, str | None, int | None, bool, bool, bool]
 
 
 @dataclass(slots=True)
@@ -40,18 +42,19 @@ class RecordLedger:
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32768;"
             "PRAGMA temp_store=FILE; CREATE TABLE r (id TEXT NOT NULL, version INTEGER NOT NULL,"
-            " destination TEXT, letter INTEGER, notifiable INTEGER, refused INTEGER);"
+            " destination TEXT, letter INTEGER, notifiable INTEGER, refused INTEGER,"
+            " first INTEGER NOT NULL);"
         )
 
     def add(self, rows: list[Row]) -> None:
-        self._db.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self._db.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def findings(self) -> LedgerFindings:
         found = LedgerFindings()
         db = self._db
         db.execute("CREATE INDEX r_id ON r (id, version)")
         dups = db.execute(
-            "SELECT id, version, COUNT(*), destination IS NOT NULL FROM r"
+            "SELECT id, version, COUNT(*), destination IS NOT NULL FROM r WHERE first"
             " GROUP BY id, version HAVING COUNT(*) > 1"
         ).fetchall()
         found.duplicates = sum(count - 1 for _, _, count, _ in dups)
@@ -72,15 +75,19 @@ class RecordLedger:
         found.examples["AQ-VERSION-GAP"] = gaps
         found.examples["AQ-CORRECTION-NO-ORIGINAL"] = orphans
         sent = (
-            "SELECT destination, COUNT(*), COUNT(DISTINCT letter), SUM(notifiable), SUM(refused)"
-            " FROM (SELECT destination, letter, notifiable, refused FROM r"
-            " WHERE destination IS NOT NULL GROUP BY id, version) GROUP BY destination"
+            "SELECT destination, COUNT(*), COUNT(DISTINCT letter) FROM (SELECT destination, letter"
+            " FROM r WHERE destination IS NOT NULL GROUP BY id, version, destination)"
+            " GROUP BY destination"
         )
-        for destination, results, letters, notifiable, refused in db.execute(sent):
+        for destination, results, letters in db.execute(sent):
             found.results[destination] = results
             found.letters[destination] = letters
-            found.notifiable += notifiable
-            found.consent_refused += refused
+        flags = (
+            "SELECT COALESCE(SUM(notifiable), 0), COALESCE(SUM(refused), 0)"
+            " FROM (SELECT notifiable, refused FROM r WHERE first AND destination IS NOT NULL"
+            " GROUP BY id, version)"
+        )
+        found.notifiable, found.consent_refused = db.execute(flags).fetchone()
         return found
 
     def close(self) -> None:

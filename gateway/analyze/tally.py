@@ -24,7 +24,7 @@ from gateway.letters import letter_key
 from gateway.mapping.resolve import map_record, npu_code_for
 from gateway.mapping.tables import Mappings
 from gateway.model import Consent, LabRecord
-from gateway.routing import destination_for, route
+from gateway.routing import destination_for, plan_routes
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 _UNIT_RULES = ("MAP-UNIT-MISMATCH", "MAP-UNIT-UNKNOWN")
@@ -120,7 +120,7 @@ class Analysis:
                 self._code_seen(raw.data)
                 continue
             self.accepted += 1
-            rows.append(self._record(record))
+            rows.extend(self._record(record))
         self.ledger.add(rows)
 
     def _rejected(self, issues: list[Issue] | tuple[Issue, ...], where: str) -> None:
@@ -165,8 +165,9 @@ class Analysis:
         code.practices.add(practice)
         return code
 
-    def _record(self, record: LabRecord) -> Row:
-        """Count one accepted record; its ledger row says where it would go, and in which letter."""
+    def _record(self, record: LabRecord) -> list[Row]:
+        """Count one accepted record; its ledger rows say where it would go, and in which letters
+        (one row per destination: a notifiable finding may go to MiBa besides LSP)."""
         practice = _practice_id(record.practice.sor, record.practice.ydernummer)
         self.practices.add(practice)
         self.vendors[record.lps.vendor] += 1
@@ -184,13 +185,14 @@ class Analysis:
                 title = f"not sendable: {issue.location or 'analysis'}"
                 self._finding(issue.rule, title).add(record.key)
         mapped = mapping.mapped
-        unsent: Row = (record.record_id, record.version, None, None, False, False)
+        unsent: Row = (record.record_id, record.version, None, None, False, False, True)
         if mapped is None:
             self.filtered["not mapped or not valid for its analysis"] += 1
-            return unsent
-        if mapping.filtered:
-            self.filtered["not agreed for sharing"] += 1
-            return unsent
+            return [unsent]
+        routing = plan_routes(mapped, self.mappings)
+        if routing.filtered is not None:
+            self.filtered[routing.filtered] += 1
+            return [unsent]
         limits = self.limits.plausible.get(mapped.analysis.npu_code)
         number = mapped.value.number
         if (
@@ -200,18 +202,22 @@ class Analysis:
             and not limits[0] <= number <= limits[1]
         ):
             self._finding("AQ-IMPLAUSIBLE", "").add(record.key)
-        destination = route(mapped)
-        fmt = FORMATS.get(self.config.receiver(destination).format)
-        letter = hash((destination, *letter_key(record, per_status=bool(fmt and fmt.per_status))))
-        positives = self.limits.notifiable.get(mapped.analysis.npu_code)
-        return (
-            record.record_id,
-            record.version,
-            destination.value,
-            letter,
-            bool(positives and record.result.value.text.casefold() in positives),
-            record.consent is Consent.REFUSED,
-        )
+        rows: list[Row] = []
+        for place, destination in enumerate(routing.destinations):
+            fmt = FORMATS.get(self.config.receiver(destination).format)
+            per_status = bool(fmt and fmt.per_status)
+            rows.append(
+                (
+                    record.record_id,
+                    record.version,
+                    destination.value,
+                    hash((destination, *letter_key(record, per_status=per_status))),
+                    routing.notifiable is not None,
+                    record.consent is Consent.REFUSED,
+                    place == 0,
+                )
+            )
+        return rows
 
     def report(self) -> dict[str, Any]:
         """The report as JSON-able data; see docs/analyze.md for its fields."""
@@ -229,6 +235,7 @@ class Analysis:
         codes = []
         for (system, code_text), code in sorted(self.codes.items(), key=lambda kv: -kv[1].count):
             analysis = self.mappings.analyses.get(code.npu) if code.npu else None
+            destination = destination_for(analysis, self.mappings) if analysis else None
             codes.append(
                 {
                     "system": system,
@@ -239,9 +246,7 @@ class Analysis:
                     "name": analysis.short_name if analysis else None,
                     "domain": analysis.domain.value if analysis else None,
                     "shareable": analysis.shareable if analysis else None,
-                    "destination": (
-                        destination_for(analysis).value if analysis and analysis.shareable else None
-                    ),
+                    "destination": destination.value if destination else None,
                 }
             )
         total = max(self.records, 1)

@@ -1,15 +1,15 @@
 """Loads the code tables in `mappings/`: data files, each with a source, a version and a header.
 
 A table starts with `# key: value` lines (at least `source` and `version`), then a CSV header row.
-Loading checks the tables against each other (a local code must point at a known NPU code), so a
-broken table stops the gateway at start-up instead of misrouting results later.
+Loading checks the tables against each other (a local code, a routing override or a notifiable
+finding must name a known NPU code), so a broken table stops the gateway at start-up instead of
+misrouting results later; a malformed row is reported as `file:line`, the line an editor shows.
 """
 
 from __future__ import annotations
 
 import csv
 import enum
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +21,7 @@ from gateway.resources import mappings_dir
 
 K = TypeVar("K")
 V = TypeVar("V")
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 class Domain(enum.StrEnum):
@@ -35,6 +36,49 @@ class ResultType(enum.StrEnum):
     TEXT = "text"
     TAXON = "taxon"  # an organism name or "ingen vækst"
     SUSCEPTIBILITY = "susceptibility"  # S, I or R for the organism cultured from the sample
+
+
+class Destination(enum.StrEnum):
+    """A databank labgw sends to; defined here because routing.csv names them (gateway.routing)."""
+
+    LSP = "lsp"  # Laboratoriesvarportalen (clinical biochemistry and immunology)
+    MIBA = "miba"  # the Danish Microbiology Database at SSI
+
+
+class NotifiableList(enum.StrEnum):
+    """The list of a notifiable disease, which sets who notifies whom (notes §3.1)."""
+
+    L1A = "1a"  # BEK 1260/2023 Bilag 1: phone to STPS, written to STPS and SSI, laboratory
+    L1B = "1b"  # written to STPS and SSI, laboratory
+    L1C = "1c"  # written to SSI, laboratory
+    L2 = "2"  # laboratory notification to SSI only (via MiBa)
+    COVID_19 = "covid-19"  # not in BEK 1260/2023: covid-19 has its own order, BEK 2477/2021
+
+
+class NotifiableStatus(enum.StrEnum):
+    """Whether a notifiable.csv row is verified, so pending rows can be listed for SSI."""
+
+    CONFIRMED = "confirmed"  # verified in the notes (a [V] source)
+    PENDING = "pending"  # labgw inference: confirm with SSI before production
+
+
+@dataclass(frozen=True, slots=True)
+class Notifiable:
+    """Why a finding must reach SSI (a row of notifiable.csv, without its key)."""
+
+    disease: str
+    list: NotifiableList
+    status: NotifiableStatus
+    source: str  # the notes section and URL the row rests on
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOverride:
+    """A row of routing.csv: where one analysis goes instead of its domain's databank."""
+
+    destination: Destination | None  # None: sent nowhere
+    reason: str
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +111,13 @@ class Mappings:
     units: dict[str, str]  # spelling → UCUM
     local_codes: dict[tuple[str, str], str]  # (vendor or "*", local code) → NPU code
     fee_codes: dict[str, str]  # fee-table service number → NPU code
+    notifiable: dict[tuple[str, str], Notifiable]  # (NPU code, finding_key(result)) → why
+    routes: dict[str, RouteOverride]  # NPU code → where it goes instead of its domain default
     tables: tuple[TableInfo, ...]
+
+    def notifiable_finding(self, npu_code: str, result_text: str) -> Notifiable | None:
+        """Whether this result of this analysis is notifiable; the only notifiability lookup."""
+        return self.notifiable.get((npu_code, finding_key(result_text)))
 
     def ucum_for(self, spelling: str) -> str | None:
         """UCUM code for a unit as written; exact spelling first, then ignoring case."""
@@ -80,33 +130,55 @@ class Mappings:
         return _fold(tuple(self.units.items()))
 
 
+def finding_key(text: str) -> str:
+    """A result text as notifiable.csv is matched: case and runs of blanks do not count, since
+    practice systems write `Positiv`, `POSITIV ` or `positiv` for the same finding."""
+    return " ".join(text.split()).casefold()
+
+
 @cache
 def _fold(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {spelling.casefold(): ucum for spelling, ucum in items}
 
 
-def read_table(path: Path, columns: tuple[str, ...]) -> tuple[TableInfo, list[dict[str, str]]]:
-    """Read one table; its metadata lines, then rows as dicts keyed by `columns`."""
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One data row of a table, with the file line it starts on for error messages."""
+
+    where: str  # "notifiable.csv:7"
+    cells: dict[str, str]
+
+    def __getitem__(self, column: str) -> str:
+        return self.cells[column]
+
+
+def read_table(path: Path, columns: tuple[str, ...]) -> tuple[TableInfo, list[Row]]:
+    """Read one table; its metadata lines, then its rows with cells keyed by `columns`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read mapping table {path}: {exc}") from exc
     meta: dict[str, str] = {}
-    body: list[str] = []
-    for line in text.splitlines():
+    body: list[tuple[int, str]] = []  # (file line number, line)
+    for number, line in enumerate(text.splitlines(), start=1):
         if not body and line.startswith("#"):
             key, _, value = line[1:].partition(":")
             meta[key.strip()] = value.strip()
         elif line.strip():
-            body.append(line)
+            body.append((number, line))
     for key in ("source", "version"):
         if not meta.get(key):
             raise ConfigError(f"{path.name}: the '# {key}:' line is missing")
-    reader = csv.DictReader(io.StringIO("\n".join(body)))
+    reader = csv.DictReader(f"{line}\n" for _, line in body)
     missing = set(columns) - set(reader.fieldnames or ())
     if missing:
         raise ConfigError(f"{path.name}: missing column(s) {sorted(missing)}")
-    rows = [{key: (row.get(key) or "").strip() for key in columns} for row in reader]
+    rows: list[Row] = []
+    consumed = reader.line_num  # body lines read so far: the next row starts at body[consumed]
+    for row in reader:
+        cells = {key: (row.get(key) or "").strip() for key in columns}
+        rows.append(Row(f"{path.name}:{body[consumed][0]}", cells))
+        consumed = reader.line_num
     return TableInfo(path.name, meta["source"], meta["version"]), rows
 
 
@@ -130,10 +202,10 @@ def load_mappings(folder: Path | None = None) -> Mappings:
         ),
     )
     analyses: dict[str, AnalysisDef] = {}
-    for number, row in enumerate(rows, start=1):
+    for row in rows:
         code = row["npu_code"]
         if code in analyses:
-            raise ConfigError(f"analyses.csv row {number}: {code} is listed twice")
+            raise ConfigError(f"{row.where}: {code} is listed twice")
         try:
             analyses[code] = AnalysisDef(
                 npu_code=code,
@@ -141,15 +213,15 @@ def load_mappings(folder: Path | None = None) -> Mappings:
                 responsible=row["responsible"],
                 short_name=row["short_name"],
                 name=row["name"],
-                domain=Domain(row["domain"]),
+                domain=_member(Domain, row["domain"], "domain"),
                 ucum=row["ucum"] or None,
                 medcom_unit=row["medcom_unit"] or None,
-                result_type=ResultType(row["result_type"]),
+                result_type=_member(ResultType, row["result_type"], "result_type"),
                 shareable=_yes_no(row["shareable"]),
                 notes=row["notes"],
             )
         except ValueError as exc:
-            raise ConfigError(f"analyses.csv row {number} ({code}): {exc}") from exc
+            raise ConfigError(f"{row.where} ({code}): {exc}") from exc
     info_u, unit_rows = read_table(folder / "units.csv", ("spelling", "ucum"))
     units = _unique("units.csv", ((row["spelling"], row["ucum"]) for row in unit_rows))
     info_l, local_rows = read_table(
@@ -165,7 +237,67 @@ def load_mappings(folder: Path | None = None) -> Mappings:
         unknown = sorted(set(targets) - set(analyses))
         if unknown:
             raise ConfigError(f"{table} maps to NPU code(s) not in analyses.csv: {unknown}")
-    return Mappings(analyses, units, local, fee, (info_a, info_u, info_l, info_f))
+    info_n, notifiable = _notifiable(folder, analyses)
+    info_r, routes = _routes(folder, analyses)
+    return Mappings(
+        analyses=analyses,
+        units=units,
+        local_codes=local,
+        fee_codes=fee,
+        notifiable=notifiable,
+        routes=routes,
+        tables=(info_a, info_u, info_l, info_f, info_n, info_r),
+    )
+
+
+def _notifiable(
+    folder: Path, analyses: dict[str, AnalysisDef]
+) -> tuple[TableInfo, dict[tuple[str, str], Notifiable]]:
+    """notifiable.csv: one row per (NPU code, finding text) that must reach SSI."""
+    info, rows = read_table(
+        folder / "notifiable.csv", ("npu_code", "finding", "disease", "list", "status", "source")
+    )
+    found: dict[tuple[str, str], Notifiable] = {}
+    for row in rows:
+        key = (row["npu_code"], finding_key(row["finding"]))
+        try:
+            _known(row["npu_code"], analyses)
+            _filled(row, ("finding", "disease", "source"))
+            if key in found:
+                raise ValueError(f"{key[0]} finding {row['finding']!r} is listed twice")
+            found[key] = Notifiable(
+                disease=row["disease"],
+                list=_member(NotifiableList, row["list"], "list"),
+                status=_member(NotifiableStatus, row["status"], "status"),
+                source=row["source"],
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{row.where}: {exc}") from exc
+    return info, found
+
+
+def _routes(
+    folder: Path, analyses: dict[str, AnalysisDef]
+) -> tuple[TableInfo, dict[str, RouteOverride]]:
+    """routing.csv: per-analysis exceptions to routing by domain, each with its reason."""
+    info, rows = read_table(folder / "routing.csv", ("npu_code", "destination", "reason", "source"))
+    found: dict[str, RouteOverride] = {}
+    for row in rows:
+        code = row["npu_code"]
+        try:
+            if not _known(code, analyses).shareable:
+                raise ValueError(
+                    f"{code} is not shareable in analyses.csv, so an override would never apply"
+                )
+            _filled(row, ("reason", "source"))
+            if code in found:
+                raise ValueError(f"{code} is listed twice")
+            target = _one_of(row["destination"], (*Destination, "none"), "destination")
+            destination = None if target == "none" else Destination(target)
+            found[code] = RouteOverride(destination, row["reason"], row["source"])
+        except ValueError as exc:
+            raise ConfigError(f"{row.where}: {exc}") from exc
+    return info, found
 
 
 def _unique(table: str, pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
@@ -176,6 +308,28 @@ def _unique(table: str, pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
             raise ConfigError(f"{table}: {key!r} maps to both {out[key]!r} and {value!r}")
         out[key] = value
     return out
+
+
+def _known(code: str, analyses: dict[str, AnalysisDef]) -> AnalysisDef:
+    found = analyses.get(code)
+    if found is None:
+        raise ValueError(f"NPU code {code!r} is not in analyses.csv")
+    return found
+
+
+def _filled(row: Row, columns: tuple[str, ...]) -> None:
+    empty = [column for column in columns if not row[column]]
+    if empty:
+        raise ValueError(f"empty {', '.join(empty)}")
+
+
+def _member(kind: type[E], text: str, column: str) -> E:
+    """An enum member from a cell, or an error that lists what the column allows."""
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ValueError(f"{column} must be one of {allowed}, found {text!r}") from None
 
 
 def _one_of(text: str, allowed: tuple[str, ...], column: str) -> str:
