@@ -29,7 +29,7 @@ from gateway.lifecycle import Delivered, rendered_status
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import LabRecord
-from gateway.routing import Destination, route
+from gateway.routing import Destination, Routing, plan_routes, route
 from gateway.xml.validate import XmlValidator
 
 # One record in a letter: its outcome index, the mapped record (with the status its message
@@ -164,14 +164,22 @@ class Translator:
                 out.outcomes.append(RecordOutcome(record.key, Outcome.REJECTED, issues))
                 continue
             earlier = replaces.get(record.key, {})
-            destinations = _destinations(route(mapping.mapped), earlier)
+            routing = plan_routes(mapping.mapped, self.mappings)
+            issues += _routing_issues(routing, mapping.filtered, record.key)
+            if not routing.destinations and not earlier:
+                out.outcomes.append(
+                    RecordOutcome(
+                        record.key, Outcome.FILTERED, issues, route(mapping.mapped, self.mappings)
+                    )
+                )
+                continue
+            if routing.notifiable is not None and mapping.filtered:
+                # Sent after all: a notifiable finding reaches MiBa (notes §0 rule 10).
+                issues = tuple(i for i in issues if i.rule != "MAP-NOT-SHAREABLE")
+            destinations = _destinations(routing.destinations, earlier)
             destination = destinations[0]
             fmt = FORMATS.get(self.config.receiver(destination).format)
-            if mapping.filtered and not earlier:
-                out.outcomes.append(
-                    RecordOutcome(record.key, Outcome.FILTERED, issues, destination)
-                )
-            elif fmt is not None:
+            if fmt is not None:
                 for target in destinations:
                     target_fmt = FORMATS[self.config.receiver(target).format]
                     mapped = _as_sent(mapping.mapped, earlier.get(target))
@@ -309,11 +317,42 @@ def _previous_id(fmt: MessageFormat, key: tuple[str, ...], fit: list[Member]) ->
 
 
 def _destinations(
-    routed: Destination, earlier: Mapping[Destination, Delivered]
+    routed: tuple[Destination, ...], earlier: Mapping[Destination, Delivered]
 ) -> tuple[Destination, ...]:
-    """Where a record goes: its route, and every destination that received an earlier version
+    """Where a record goes: its routes, and every destination that received an earlier version
     (notes/danish-domain.md §0 rule 16: corrections go to the same destinations)."""
-    return (routed, *(d for d in earlier if d is not routed))
+    return (*routed, *(d for d in earlier if d not in routed))
+
+
+def _routing_issues(routing: Routing, filtered: bool, record: str) -> tuple[Issue, ...]:
+    """What routing adds to a record's Issues: a notifiable finding (always to MiBa), or a
+    routing rule that keeps the result here (mapping already said so for unshared analyses)."""
+    found = []
+    if routing.notifiable is not None:
+        notifiable = routing.notifiable
+        found.append(
+            Issue(
+                Severity.INFORMATION,
+                IssueType.INFORMATIONAL,
+                "ROUTE-NOTIFIABLE",
+                f"notifiable finding ({notifiable.disease}, list {notifiable.list}, "
+                f"{notifiable.status}): sent to MiBa whatever the consent and routing",
+                location="result.value",
+                record=record,
+            )
+        )
+    if routing.filtered and not filtered:
+        found.append(
+            Issue(
+                Severity.INFORMATION,
+                IssueType.INFORMATIONAL,
+                "ROUTE-NOT-SENT",
+                f"not sent: {routing.filtered}",
+                location="analysis.code",
+                record=record,
+            )
+        )
+    return tuple(found)
 
 
 def _as_sent(mapped: Mapped, replaced: Delivered | None) -> Mapped:

@@ -284,3 +284,44 @@ def test_any_sequence_of_versions_sends_exactly_what_the_rules_require(
         assert f"<Value>{accepted[version]}</Value>" in outbox.message(last).payload.decode()
     finally:
         outbox.close()
+
+
+def _covid(version: int, value: str, consent: str = "given") -> dict[str, Any]:
+    return record(
+        recordId="LIFE-COVID",
+        version=version,
+        status="final",
+        consent=consent,
+        sample={"id": "N-2025-0001", "collectedAt": "2025-06-02T09:14:00+02:00"},
+        analysis={"system": "LOCAL", "code": "COVAG"},
+        result={"value": value},
+    )
+
+
+def test_a_notifiable_finding_with_refused_consent_reaches_miba_flagged(tmp_path: Path) -> None:
+    """notes §0 rules 9-10, §2.2: notifiable findings always reach SSI via MiBa, refused consent
+    too; the refusal travels as Consent/Given=false."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    try:
+        (row,) = outbox.post(_covid(1, "Positiv", consent="refused")).records
+        assert row.outcome == "accepted" and [d for d, _ in row.deliveries] == [MIBA]
+        assert "ROUTE-NOTIFIABLE" in {i.rule for i in row.issues}
+        payload = outbox.message(str(row.deliveries[0][1])).payload.decode()
+        assert "MicrobiologyWebReport" in payload and "<Given>false</Given>" in payload
+    finally:
+        outbox.close()
+
+
+def test_notifiability_is_evaluated_again_after_a_correction(tmp_path: Path) -> None:
+    """notes §0 rule 16: re-evaluate notifiability after a correction."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    try:
+        (first,) = outbox.post(_covid(1, "Negativ")).records
+        assert "ROUTE-NOTIFIABLE" not in {i.rule for i in first.issues}
+        (second,) = outbox.post(_covid(2, "Positiv")).records
+        assert "ROUTE-NOTIFIABLE" in {i.rule for i in second.issues}
+        assert [d for d, _ in second.deliveries] == [MIBA]
+        payload = outbox.message(str(second.deliveries[0][1])).payload.decode()
+        assert "svar_rettet" in payload
+    finally:
+        outbox.close()
