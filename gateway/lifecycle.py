@@ -66,14 +66,14 @@ def decide(record: LabRecord, digest: str, history: History | None) -> Decision:
     if history is None or not history.versions:
         return Decision(Fate.NEW)
     known = history.versions.get(record.version)
-    if known == digest:
+    if known == digest:  # §0 rule 6 + MedCom reliable messaging: never shown twice
         return Decision(Fate.DUPLICATE, issue=_duplicate(record))
-    if known is not None:
+    if known is not None:  # §1.6: a change is a new version, never an edit of one
         return Decision(Fate.CONFLICT, issue=_conflict(record))
     newest = max(history.versions)
-    if record.version < newest:
+    if record.version < newest:  # §1.6: receivers keep the newest; an older one would win
         return Decision(Fate.STALE, issue=_stale(record, newest))
-    if history.delivered:
+    if history.delivered:  # §0 rule 16: to the same destinations, pointing at what it replaces
         return Decision(Fate.CORRECTION, replaces=dict(history.delivered))
     return Decision(Fate.NEW)  # earlier versions were never sent (rejected or filtered)
 
