@@ -223,7 +223,12 @@ async def run_demo(
             config = receiver_config(pki, role, workdir, client_cert_required=True)
             receivers.append(await start_receiver(config))
         endpoints = {r.config.role: r.url for r in receivers}
-        running = await start_service(service_config(pki, workdir, endpoints))
+        gateway = service_config(pki, workdir, endpoints)
+        running = await start_service(gateway)
+        # The same settings as a file, so `labgw outbox` and `labgw history` can look afterwards.
+        named = {role.value: url for role, url in endpoints.items()}
+        toml = service_toml(pki, int(running.url.rsplit(":", 1)[1]), gateway.store, named)
+        (workdir / "labgw.toml").write_text(toml, encoding="utf-8")
         answers = await post_files(running.url, records, client_ssl(pki))
         tallies = await wait_until_settled(running, timeout)
         return tallies, answers
