@@ -47,6 +47,7 @@ PROGRESS_THRESHOLD = 2_000  # records; below this a bar is only noise
 _LAZY = {
     "serve": "gateway.cli_serve:serve",
     "outbox": "gateway.cli_serve:outbox",
+    "history": "gateway.cli_serve:history",
     "demo": "gateway.cli_serve:demo",
     "receiver": "gateway.cli_receiver:receiver",
 }

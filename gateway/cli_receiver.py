@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gateway.privacy import install_log_redaction
 from gateway.receiver import load_receiver_config, start_receiver
 from gateway.receiver.config import ReceiptMode, ReceiverConfig, receiver_config
 from gateway.routing import Destination
@@ -58,6 +59,7 @@ def receiver(role: str, config_path: Path | None, **options: Any) -> None:
     else:
         config = receiver_config(values, source="labgw receiver")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    install_log_redaction()
     asyncio.run(_serve(config))
 
 

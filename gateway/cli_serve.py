@@ -1,9 +1,10 @@
-"""`labgw serve` and `labgw outbox`: the service and the operator's view of its outbox.
+"""`labgw serve`, `labgw outbox` and `labgw history`: the service and the operator's view of
+its outbox.
 
 `serve` runs until SIGINT/SIGTERM, then stops taking requests and lets sends in flight finish.
-`outbox list|show|requeue` read and act on the store directly, so they work while the service
-is down too. Exit codes: 0 done, 1 nothing to do (no such message, not requeueable), 2 usage,
-3 configuration.
+`outbox list|show|requeue` and `history` read and act on the store directly, so they work while
+the service is down too. Exit codes: 0 done, 1 nothing to do (no such message or record, not
+requeueable), 2 usage, 3 configuration.
 """
 
 from __future__ import annotations
@@ -16,18 +17,26 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from gateway.audit import (
+    history_json,
+    history_text,
+    message_lines,
+    message_trail,
+    record_history,
+    stamp,
+)
 from gateway.clock import SystemClock
 from gateway.errors import ExitCode
 from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, InvalidTransition, State
 from gateway.outbox.store import OutboxStore
-from gateway.service.config import load_service_config
+from gateway.privacy import Pseudonyms, install_log_redaction, redact
+from gateway.service.config import ServiceConfig, load_service_config
 from gateway.service.run import start_service
 from gateway.signals import until_signalled
 
@@ -47,6 +56,7 @@ _CONFIG = click.option(
 def serve(config_path: Path, port: int | None) -> None:
     """Run the HTTP API and the delivery workers until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_redaction()
     config = load_service_config(config_path)
     if port is not None:
         config = replace(config, port=port)
@@ -62,8 +72,8 @@ def serve(config_path: Path, port: int | None) -> None:
     asyncio.run(run())
 
 
-def _with_store(config_path: Path, work: Callable[[OutboxStore], Awaitable[T]]) -> T:
-    store = open_store(load_service_config(config_path).store)
+def _with_store(config: ServiceConfig, work: Callable[[OutboxStore], Awaitable[T]]) -> T:
+    store = open_store(config.store)
 
     async def run() -> T:
         await store.setup()
@@ -73,10 +83,6 @@ def _with_store(config_path: Path, work: Callable[[OutboxStore], Awaitable[T]]) 
             await store.close()
 
     return asyncio.run(run())
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 @click.group()
@@ -95,7 +101,7 @@ def outbox_list(
 ) -> None:
     """Messages, newest first."""
     found = _with_store(
-        config_path,
+        load_service_config(config_path),
         lambda store: store.messages(
             state=State(state) if state else None, destination=destination, limit=limit
         ),
@@ -115,7 +121,7 @@ def outbox_list(
         else:
             click.echo(
                 f"{m.message_id}  {m.destination:5} {m.kind:7} {m.state.value:10} "
-                f"attempts={m.attempts} resends={m.resends} {_when(m.updated_at)}"
+                f"attempts={m.attempts} resends={m.resends} {stamp(m.updated_at)}"
             )
 
 
@@ -127,34 +133,11 @@ def outbox_show(config_path: Path, message_id: str) -> None:
 
     async def gather(store: OutboxStore) -> list[str] | None:
         message = await store.message(message_id)
-        if message is None:
-            return None
-        lines = [
-            f"message {message.message_id} → {message.destination} ({message.kind}): "
-            f"{message.state.value}",
-            f"  records: {', '.join(message.records)}",
-        ]
-        lines += [f"  issue: {issue}" for issue in message.issues]
-        for e in await store.envelopes(message_id):
-            lines.append(
-                f"  envelope {e.number}: {e.envelope_id}, {len(e.wire)} bytes, "
-                f"signed {_when(e.created_at)} by {e.signer}"
-            )
-        for t in await store.transitions(message_id):
-            lines.append(
-                f"  {_when(t.at)} {t.source.value} → {t.target.value} ({t.event.value}) {t.detail}"
-            )
-        for r in await store.receipts(message_id):
-            flag = " duplicate" if r.duplicate else ""
-            lines.append(
-                f"  receipt {r.receipt_id}: {r.kind} {r.outcome} ({r.channel}){flag} "
-                f"{_when(r.received_at)}"
-            )
-        return lines
+        return None if message is None else message_lines(await message_trail(store, message))
 
-    lines = _with_store(config_path, gather)
+    lines = _with_store(load_service_config(config_path), gather)
     if lines is None:
-        click.echo(f"labgw: no message {message_id}", err=True)
+        click.echo(f"labgw: no message {redact(message_id)}", err=True)
         sys.exit(ExitCode.INVALID)
     click.echo("\n".join(lines))
 
@@ -187,12 +170,34 @@ def outbox_requeue(config_path: Path, message_ids: tuple[str, ...]) -> None:
                 refused.append(f"{message_id}: {exc}")
         return refused
 
-    refused = _with_store(config_path, requeue)
+    refused = _with_store(load_service_config(config_path), requeue)
     for line in refused:
         click.echo(f"labgw: not requeued: {line}", err=True)
     click.echo(f"{len(message_ids) - len(refused)} requeued")
     if refused:
         sys.exit(ExitCode.INVALID)
+
+
+@click.command()
+@_CONFIG
+@click.argument("record_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, as the API gives it.")
+def history(config_path: Path, record_id: str, as_json: bool) -> None:
+    """Every version of a record: its messages, envelopes, receipts and transitions.
+
+    No record content is shown; the patient only as a pseudonym keyed by [privacy] in the
+    configuration.
+    """
+    config = load_service_config(config_path)
+    pseudonyms = Pseudonyms.load(config.privacy)
+    found = _with_store(config, lambda store: record_history(store, record_id, pseudonyms))
+    if found is None:
+        click.echo(f"labgw: no record {redact(record_id)}", err=True)
+        sys.exit(ExitCode.INVALID)
+    if as_json:
+        click.echo(json.dumps(history_json(found), ensure_ascii=False, indent=1))
+    else:
+        click.echo(history_text(found))
 
 
 @click.command()

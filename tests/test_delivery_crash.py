@@ -21,6 +21,7 @@ from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
 from gateway.receiver.app import start_receiver
 from gateway.routing import Destination
+from tests.conftest import assert_no_cpr
 from tests.delivery_harness import (
     _free_port,
     lsp_record,
@@ -163,5 +164,7 @@ def test_sigkill_while_delivering_loses_nothing(
         assert accepted <= every and acked == every
         assert set(received) == every and set(received.values()) == {1}
         assert taken_back > 0  # the kills did land while messages were on their way
+        log_text = (tmp_path / "gateway.log").read_text(encoding="utf-8", errors="replace")
+        assert_no_cpr(log_text, "gateway.log of the killed and restarted gateways")
 
     asyncio.run(scenario())

@@ -19,6 +19,7 @@ from gateway.pki import TestPki
 from gateway.receiver import Faults, ReceiptMode, load_receiver_config
 from gateway.receiver.tls import client_context
 from gateway.routing import Destination
+from tests.conftest import assert_no_cpr
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 from tests.test_receiver import CLIENT_CERT, CPR, Sender, lab_record, letter_id, letters, run
 
@@ -137,6 +138,7 @@ def test_labgw_receiver_serves_until_sigterm_and_logs_no_cpr(pki: TestPki, tmp_p
     assert process.returncode == 0, log
     assert f"message={letter_id(payload)} outcome=positive duplicate=no status=200" in log
     assert CPR not in log
+    assert_no_cpr(log, "labgw receiver's log")
     assert (tmp_path / "lsp.sqlite").exists()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.issues import Issue, IssueType, Severity
+from gateway.privacy import redact
 from gateway.resources import schemas_dir
 
 _ANNOTATIONS = {
@@ -89,8 +90,8 @@ class Violation:
             Severity.ERROR,
             _ISSUE_TYPE.get(self.keyword, IssueType.INVALID),
             self.rule,
-            self.message,
-            location=self.path or None,
+            redact(self.message),  # it may quote a value: a CPR number in the wrong field
+            location=redact(self.path) or None,  # an unknown field is named by its name
             record=record,
             source=source,
             line=line,
@@ -213,7 +214,7 @@ class _Node:
                 )
             )
         if self.pattern is not None and not self.pattern.search(value):
-            shown = "" if self.sensitive else f"; found {value[:40]!r}"
+            shown = "" if self.sensitive else f"; found {redact(value)[:40]!r}"
             out.append(
                 Violation(
                     path,

@@ -28,6 +28,7 @@ from gateway.model import (
     Sample,
     Status,
 )
+from gateway.privacy import cpr_is_date_shaped, redact
 from gateway.values import parse_number, parse_value
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -36,12 +37,6 @@ _CLOCK_SKEW = timedelta(hours=1)
 # Characters XML 1.0 cannot carry (C0 controls except tab/newline/return, lone surrogates,
 # U+FFFE/U+FFFF): a value holding one could never be rendered into a MedCom message.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def cpr_is_date_shaped(cpr: str) -> bool:
-    """DDMMYY followed by four digits; modulus 11 is deliberately not required (DESIGN §2)."""
-    day, month = int(cpr[0:2]), int(cpr[2:4])
-    return 1 <= day <= 31 and 1 <= month <= 12
 
 
 def gln_check_digit_ok(gln: str) -> bool:
@@ -92,7 +87,7 @@ class RecordBuilder:
                     Severity.ERROR,
                     code,
                     rule,
-                    message,
+                    redact(message),  # it may quote a value: a CPR number in the wrong field
                     location=location,
                     record=record_id,
                     source=source,
@@ -148,7 +143,7 @@ class RecordBuilder:
                 "LPS-DATETIME",
                 location,
                 f"expected an ISO 8601 date and time such as 2025-06-02T09:14:00+02:00, "
-                f"found {text[:40]!r}",
+                f"found {redact(text)[:40]!r}",
             )
             return None
         if value > self.now + _CLOCK_SKEW:

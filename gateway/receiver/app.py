@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.clock import Clock, RandomIds, SystemClock
+from gateway.privacy import install_log_redaction
 from gateway.receiver.answers import Receipts, plain
 from gateway.receiver.arrival import Door
 from gateway.receiver.config import Faults, ReceiptMode, ReceiverConfig
@@ -73,6 +74,7 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
         InputError: a file cannot be read.
         OSError: the port cannot be bound.
     """
+    install_log_redaction()  # payloads carry CPR numbers; no log line may
     trust = TrustStore.from_files(config.trust, config.crls)
     ssl_context = server_context(
         config.tls_cert, config.tls_key, config.client_ca, config.client_cert_required

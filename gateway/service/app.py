@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from gateway.audit import history_json, message_json, message_trail, record_history, summary_json
 from gateway.clock import Clock
 from gateway.delivery.receipts_in import take_receipt
 from gateway.delivery.worker import DeliveryWorker
@@ -27,6 +28,7 @@ from gateway.outbox.model import OutboxMessage, RecordVersion
 from gateway.outbox.states import RetryPolicy
 from gateway.outbox.store import OutboxStore
 from gateway.pipeline import Translator
+from gateway.privacy import Pseudonyms, redact_json
 from gateway.receipts import rules
 from gateway.receipts.model import Receipt
 from gateway.receipts.parse import parse_receipt
@@ -58,6 +60,7 @@ class Service:
     clock: Clock
     policy: RetryPolicy
     destinations: list[str]
+    pseudonyms: Pseudonyms  # patients in the audit trail
     worker: DeliveryWorker | None = None
     records: Counter[str] = field(default_factory=Counter)
     receipts: Counter[str] = field(default_factory=Counter)
@@ -79,7 +82,8 @@ def _problem(
 
 
 def _json(data: object, status: int = 200) -> web.Response:
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    # Every answer is redacted: Issues quote inputs and receivers, ids are what clients chose.
+    text = json.dumps(redact_json(data), ensure_ascii=False, indent=1)
     # A lone surrogate echoed from the request goes back as the JSON escape it came as.
     body = text.encode("utf-8", "backslashreplace")
     return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
@@ -146,21 +150,12 @@ def _version_dict(version: RecordVersion, messages: list[OutboxMessage]) -> dict
         "outcome": version.outcome,
         "digest": version.digest,
         "issues": [issue.to_dict() for issue in version.issues],
-        "messages": [_message_summary(m) for m in messages],
+        "messages": [summary_json(m) for m in messages],
     }
 
 
-def _message_summary(message: OutboxMessage) -> dict[str, object]:
-    return {
-        "message": message.message_id,
-        "destination": message.destination,
-        "kind": message.kind,
-        "state": message.state.value,
-        "attempts": message.attempts,
-        "resends": message.resends,
-        "created": message.created_at.isoformat(),
-        "updated": message.updated_at.isoformat(),
-    }
+def _not_found(what: str, ident: str) -> web.Response:
+    return _problem(404, "SERVICE-NOT-FOUND", f"no {what} {ident}", IssueType.NOT_FOUND)
 
 
 async def get_record(request: web.Request) -> web.Response:
@@ -169,11 +164,24 @@ async def get_record(request: web.Request) -> web.Response:
     unstorable = _UNSTORABLE.search(record_id)
     versions = [] if unstorable else await service.store.record_versions(record_id)
     if not versions:
-        return _problem(404, "SERVICE-NOT-FOUND", f"no record {record_id}", IssueType.NOT_FOUND)
+        return _not_found("record", record_id)
     out = []
     for version in versions:
         out.append(_version_dict(version, await service.store.messages(record=version.key)))
     return _json({"recordId": record_id, "versions": out})
+
+
+async def get_record_history(request: web.Request) -> web.Response:
+    """Every version, message, envelope, receipt and transition of a record (gateway.audit)."""
+    service = request.app[KEY]
+    record_id = request.match_info["record_id"]
+    unstorable = _UNSTORABLE.search(record_id)
+    history = (
+        None if unstorable else await record_history(service.store, record_id, service.pseudonyms)
+    )
+    if history is None:
+        return _not_found("record", record_id)
+    return _json(history_json(history))
 
 
 async def get_message(request: web.Request) -> web.Response:
@@ -182,48 +190,8 @@ async def get_message(request: web.Request) -> web.Response:
     unstorable = _UNSTORABLE.search(message_id)
     message = None if unstorable else await service.store.message(message_id)
     if message is None:
-        return _problem(404, "SERVICE-NOT-FOUND", f"no message {message_id}", IssueType.NOT_FOUND)
-    envelopes = await service.store.envelopes(message_id)
-    transitions = await service.store.transitions(message_id)
-    receipts = await service.store.receipts(message_id)
-    return _json(
-        {
-            **_message_summary(message),
-            "records": list(message.records),
-            "issues": [issue.to_dict() for issue in message.issues],
-            "envelopes": [
-                {
-                    "number": e.number,
-                    "envelope": e.envelope_id,
-                    "signer": e.signer,
-                    "bytes": len(e.wire),
-                    "created": e.created_at.isoformat(),
-                }
-                for e in envelopes
-            ],
-            "transitions": [
-                {
-                    "from": t.source.value,
-                    "to": t.target.value,
-                    "event": t.event.value,
-                    "at": t.at.isoformat(),
-                    "detail": t.detail,
-                }
-                for t in transitions
-            ],
-            "receipts": [
-                {
-                    "receipt": r.receipt_id,
-                    "kind": r.kind,
-                    "outcome": r.outcome,
-                    "channel": r.channel,
-                    "duplicate": r.duplicate,
-                    "received": r.received_at.isoformat(),
-                }
-                for r in receipts
-            ],
-        }
-    )
+        return _not_found("message", message_id)
+    return _json(message_json(await message_trail(service.store, message)))
 
 
 async def post_receipts(request: web.Request) -> web.Response:
@@ -271,6 +239,7 @@ def make_app(service: Service, max_body: int = MAX_BODY) -> web.Application:
         [
             web.post("/records", post_records),
             web.get("/records/{record_id}", get_record),
+            web.get("/records/{record_id}/history", get_record_history),
             web.get("/messages/{message_id}", get_message),
             web.post("/receipts", post_receipts),
             web.get("/health", get_health),

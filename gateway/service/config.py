@@ -18,6 +18,7 @@ from gateway.config import GatewayConfig, default_config, load_config
 from gateway.delivery.sender import TransportConfig
 from gateway.errors import ConfigError
 from gateway.outbox.states import RetryPolicy
+from gateway.privacy import KeySource
 from gateway.routing import Destination
 
 
@@ -43,6 +44,7 @@ class ServiceConfig:
     transport: TransportConfig = field(default_factory=TransportConfig)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     workers: bool = True  # False: API only (another process delivers)
+    privacy: KeySource = field(default_factory=KeySource)  # the patient pseudonym key
 
     def __post_init__(self) -> None:
         if self.retry.lease.total_seconds() <= self.transport.timeout:
@@ -83,6 +85,18 @@ def _password(base: Path, table: dict[str, Any]) -> str | None:
             raise ConfigError(f"signing.password_env: ${table['password_env']} is not set")
         return value
     return None
+
+
+def _privacy(base: Path, table: dict[str, Any]) -> KeySource:
+    """Where the pseudonym key is: `key_file` or `key_env`; read when the service starts."""
+    if "key" in table:
+        raise ConfigError("privacy.key: put the key in key_file or key_env")
+    if "key_file" in table and "key_env" in table:
+        raise ConfigError("[privacy]: key_file or key_env, not both")
+    env = table.get("key_env")
+    if env is not None and (not isinstance(env, str) or not env):
+        raise ConfigError("privacy.key_env must name an environment variable")
+    return KeySource(_optional_path(base, table, "key_file", "privacy"), env)
 
 
 def _seconds(table: dict[str, Any], key: str, default: timedelta) -> timedelta:
@@ -187,4 +201,5 @@ def load_service_config(path: Path) -> ServiceConfig:
         transport=_transport(base, data.get("transport", {})),
         retry=_retry(data.get("retry", {})),
         workers=bool(service.get("workers", True)),
+        privacy=_privacy(base, data.get("privacy", {})),
     )

@@ -21,6 +21,7 @@ from gateway.delivery.worker import DeliveryWorker
 from gateway.mapping.tables import default_mappings
 from gateway.outbox.open import open_store
 from gateway.pipeline import MessageValidator, Translator
+from gateway.privacy import Pseudonyms, install_log_redaction
 from gateway.security.keys import load_identity
 from gateway.service.app import Service, make_app
 from gateway.service.config import ServerTls, ServiceConfig
@@ -68,7 +69,9 @@ def _fhir_validator(config: ServiceConfig) -> MessageValidator | None:
 
 
 async def start_service(config: ServiceConfig, clock: Clock | None = None) -> RunningService:
+    install_log_redaction()  # before anything can log: no CPR number reaches a log line
     clock = clock or SystemClock()
+    pseudonyms = Pseudonyms.load(config.privacy)
     identity = load_identity(config.identity, config.identity_key, config.password)
     sealer = Sealer(identity)
     store = open_store(config.store)
@@ -97,7 +100,9 @@ async def start_service(config: ServiceConfig, clock: Clock | None = None) -> Ru
         if config.workers
         else None
     )
-    service = Service(store, translator, clock, config.retry, sorted(config.endpoints), worker)
+    service = Service(
+        store, translator, clock, config.retry, sorted(config.endpoints), pseudonyms, worker
+    )
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
     context = server_ssl(config.tls) if config.tls else None
