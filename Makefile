@@ -49,6 +49,8 @@ demo: install
 	$(BIN)/labgw analyze examples/records/healthhub-extract.csv --html build/demo/analysis.html
 	@echo "== the whole chain on loopback: LSP and MiBa receivers, the gateway, a practice system =="
 	$(BIN)/labgw demo --workdir build/demo-live
+	@echo "== the audit trail of a record the practice corrected once (no CPR in it) =="
+	$(BIN)/labgw history XMO-7f3a9c21 --config build/demo-live/labgw.toml
 	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
 	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
 

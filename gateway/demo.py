@@ -10,6 +10,7 @@ acknowledged.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import ssl
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from gateway.config import GatewayConfig, default_config
 from gateway.delivery.sender import TransportConfig
 from gateway.outbox.states import RetryPolicy, State
 from gateway.pki import TestPki, build_test_pki
+from gateway.privacy import KeySource
 from gateway.receiver.app import RunningReceiver, start_receiver
 from gateway.receiver.config import ReceiverConfig
 from gateway.routing import Destination
@@ -147,7 +149,12 @@ def service_config(
 
 
 def service_toml(
-    pki: TestPki, port: int, store: str, endpoints: dict[str, str], **retry: float
+    pki: TestPki,
+    port: int,
+    store: str,
+    endpoints: dict[str, str],
+    privacy_key: Path | None = None,
+    **retry: float,
 ) -> str:
     """A `labgw serve` configuration file for the test PKI (what the crash test and the delivery
     benchmark run as a separate process); `retry` sets [retry] values in seconds."""
@@ -174,7 +181,7 @@ concurrency = 16
 [endpoints]
 lsp = "{endpoints["lsp"]}"
 miba = "{endpoints["miba"]}"
-"""
+""" + (f'[privacy]\nkey_file = "{privacy_key}"\n' if privacy_key else "")
 
 
 def client_ssl(pki: TestPki) -> ssl.SSLContext:
@@ -223,11 +230,15 @@ async def run_demo(
             config = receiver_config(pki, role, workdir, client_cert_required=True)
             receivers.append(await start_receiver(config))
         endpoints = {r.config.role: r.url for r in receivers}
-        gateway = service_config(pki, workdir, endpoints)
+        key = workdir / "privacy.key"  # the demo's pseudonym key: same for service and history
+        key.write_text(secrets.token_hex(32), encoding="utf-8")
+        key.chmod(0o600)
+        gateway = replace(service_config(pki, workdir, endpoints), privacy=KeySource(key))
         running = await start_service(gateway)
         # The same settings as a file, so `labgw outbox` and `labgw history` can look afterwards.
         named = {role.value: url for role, url in endpoints.items()}
-        toml = service_toml(pki, int(running.url.rsplit(":", 1)[1]), gateway.store, named)
+        port = int(running.url.rsplit(":", 1)[1])
+        toml = service_toml(pki, port, gateway.store, named, privacy_key=key)
         (workdir / "labgw.toml").write_text(toml, encoding="utf-8")
         answers = await post_files(running.url, records, client_ssl(pki))
         tallies = await wait_until_settled(running, timeout)
