@@ -325,3 +325,18 @@ def test_notifiability_is_evaluated_again_after_a_correction(tmp_path: Path) -> 
         assert "svar_rettet" in payload
     finally:
         outbox.close()
+
+
+def test_unknown_consent_is_not_refused(tmp_path: Path) -> None:
+    """notes §0 rule 14: missing consent information is not a refusal: no flag is sent."""
+    for syntax, refusal in ((None, "<Given>false</Given>"), ("fhir", '"code":"R"')):
+        outbox = Outbox(tmp_path / f"outbox-{syntax}.db", syntax=syntax)
+        try:
+            (row,) = outbox.post(_record(1, consent="unknown")).records
+            assert row.outcome == "accepted"
+            payload = outbox.message(str(row.deliveries[0][1])).payload.decode()
+            assert refusal not in payload.replace(" ", "")
+            if syntax is None:
+                assert "<Consent>" not in payload
+        finally:
+            outbox.close()
