@@ -60,6 +60,13 @@ async def _failures(chain: Chain, message_id: str, count: int) -> None:
     await eventually(failed)
 
 
+async def _acked_and_stored_once(chain: Chain, message_id: str) -> dict[str, Any]:
+    """Everything settles; this message was acknowledged and its receiver holds it once."""
+    await chain.settle()
+    assert await _state(chain, message_id) is State.ACKED
+    return await _stored_once(chain, LSP, message_id)
+
+
 async def _stored_once(chain: Chain, destination: Destination, message_id: str) -> dict[str, Any]:
     rows = [r for r in await chain.received(destination) if r["message_id"] == message_id]
     assert len(rows) == 1, rows  # the receiver's store: exactly once, whatever the wire saw
@@ -95,9 +102,7 @@ def test_receiver_times_out(pki: TestPki, tmp_path: Path) -> None:
             transitions = await chain.gateway.service.store.transitions(message_id)
             assert any("Timeout" in t.detail for t in transitions), transitions
             faults.delay = 0.0
-            await chain.settle()
-            assert await _state(chain, message_id) is State.ACKED
-            await _stored_once(chain, LSP, message_id)
+            await _acked_and_stored_once(chain, message_id)
         finally:
             await chain.stop()
 
@@ -144,9 +149,7 @@ def test_receiver_down_at_start_comes_up_later(pki: TestPki, tmp_path: Path) -> 
             await _failures(chain, message_id, 2)
             assert await _state(chain, message_id) in (State.RETRY_WAIT, State.SENDING)
             chain.receivers[LSP] = await start_receiver(replace(down.config, port=down.port))
-            await chain.settle()
-            assert await _state(chain, message_id) is State.ACKED
-            await _stored_once(chain, LSP, message_id)
+            await _acked_and_stored_once(chain, message_id)
         finally:
             await chain.stop()
 
@@ -194,9 +197,7 @@ def test_dead_after_the_attempt_limit_and_requeued_by_an_operator(
             )
             assert chain.gateway.service.worker is not None
             chain.gateway.service.worker.wake()
-            await chain.settle()
-            assert await _state(chain, message_id) is State.ACKED
-            await _stored_once(chain, LSP, message_id)
+            await _acked_and_stored_once(chain, message_id)
         finally:
             await chain.stop()
 
@@ -210,9 +211,7 @@ def test_receipt_lost_after_storing_is_answered_again_on_the_retry(
         chain = await start_chain(pki, tmp_path, faults={LSP: Faults(drop_after_store=1)})
         try:
             (message_id,) = await _one_message(chain)
-            await chain.settle()
-            assert await _state(chain, message_id) is State.ACKED
-            row = await _stored_once(chain, LSP, message_id)
+            row = await _acked_and_stored_once(chain, message_id)
             assert row["duplicates"] == 1  # the retry reached it and got the stored answer
         finally:
             await chain.stop()
