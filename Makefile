@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test lint demo bench clean interop-tools
+.PHONY: install test lint demo bench fuzz clean interop-tools
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,11 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/translate.py
+
+# Fuzz every target (tests/fuzz/targets.py) for FUZZ_SECONDS each; atheris when it is installed.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build out .pytest_cache .mypy_cache .ruff_cache

@@ -73,6 +73,8 @@ def check_div(div: str) -> list[tuple[str, str]]:
 def _check(div: str) -> list[tuple[str, str]]:
     try:
         root = etree.fromstring(div.encode("utf-8"), _PARSER)
+    except UnicodeEncodeError:  # JSON's \ud800 escapes can name a surrogate XML cannot hold
+        return [("txt-1", "the narrative is not well-formed XHTML: it holds a lone surrogate")]
     except etree.XMLSyntaxError as exc:
         return [("txt-1", f"the narrative is not well-formed XHTML: {exc.msg}")]
     if root.getroottree().docinfo.doctype:

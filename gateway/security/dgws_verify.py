@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from lxml import etree
 
 from gateway.issues import Issue, IssueType, Severity
@@ -246,12 +247,14 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     if not data:
         raise _Refused("DGWS-NO-CERTIFICATE", "the signature carries no X509Certificate")
     try:
-        return [
+        chain = [
             x509.load_der_x509_certificate(base64.b64decode("".join((d.text or "").split())))
             for d in data
         ]
-    except ValueError as exc:
+        chain[0].public_key()  # parsed lazily: an unreadable key must not escape later
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise _Refused("DGWS-NO-CERTIFICATE", f"unreadable X509Certificate: {exc}") from exc
+    return chain
 
 
 def _allowed(policy: VerifyPolicy) -> tuple[frozenset[str], frozenset[str]]:

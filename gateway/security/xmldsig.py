@@ -10,6 +10,7 @@ these signatures in the tests, and these functions check theirs.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -230,7 +231,10 @@ def _check_value(
     certificate: x509.Certificate, kind: str, digest: str, data: bytes, value: str
 ) -> None:
     public = certificate.public_key()
-    raw = base64.b64decode("".join(value.split()))
+    try:
+        raw = base64.b64decode("".join(value.split()))
+    except binascii.Error as exc:
+        raise SignatureError("DGWS-SIGNATURE", "the signature value is not base64") from exc
     algorithm = _HASHES[digest]()
     try:
         if kind == "rsa" and isinstance(public, rsa.RSAPublicKey):
