@@ -59,6 +59,7 @@ class Message:
     records: tuple[str, ...]
     coverage: tuple[FieldUse, ...]
     issues: tuple[Issue, ...]
+    previous: str | None = None  # the message it replaces (LetterPlan.previous_message_id)
 
     @property
     def filename(self) -> str:
@@ -271,6 +272,7 @@ class Translator:
                 _keys(records),
                 rendered.coverage,
                 found,
+                plan.previous_message_id,
             )
         )
         for index, _, _, _ in fit:

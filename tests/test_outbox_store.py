@@ -654,3 +654,22 @@ def test_concurrent_writes_on_one_store_fail_alone(store: Harness) -> None:
         else:
             assert isinstance(result, InvalidTransition)
     assert store.counts() == {("lsp", State.ACKED): 40}
+
+
+def test_a_correction_waits_until_the_message_it_replaces_has_its_answer(store: Harness) -> None:
+    """A receiver must get a record's versions in order (issue 6: its latest state is the
+    newest version): v2 is not claimed while v1 is on its way, and is once v1 is settled."""
+    store.accept([], [message("v1"), message("v2", follows="v1")], T0)
+    (first,) = store.claim("lsp", 10, T0, T0 + LEASE, "w")
+    assert first.message_id == "v1"
+    assert store.claim("lsp", 10, T0, T0 + LEASE, "w") == []  # v1 is sending
+    store.apply("v1", Event.DELIVERED, T0)
+    assert store.claim("lsp", 10, T0, T0 + LEASE, "w") == []  # sent, no receipt yet
+    store.apply("v1", Event.POSITIVE_RECEIPT, T0)
+    assert [m.message_id for m in store.claim("lsp", 10, T0, T0 + LEASE, "w")] == ["v2"]
+
+
+def test_a_correction_of_a_message_the_outbox_never_had_is_not_held(store: Harness) -> None:
+    """`labgw translate` guesses the id of the version before; unknown here, nothing to wait for."""
+    store.accept([], [message("v2", follows="never-sent")], T0)
+    assert [m.message_id for m in store.claim("lsp", 10, T0, T0 + LEASE, "w")] == ["v2"]

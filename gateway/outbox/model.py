@@ -38,6 +38,9 @@ class NewMessage:
     payload: bytes  # the rendered message, unsigned; re-enveloped only on a MedCom resend
     records: tuple[str, ...]  # RecordVersion.key of every record it carries
     issues: tuple[Issue, ...] = ()  # non-blocking validation findings
+    # The message of an earlier version this one replaces: it is not sent while that one still
+    # waits for its answer, so a receiver gets a record's versions in order.
+    follows: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

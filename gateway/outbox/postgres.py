@@ -43,6 +43,7 @@ POSTGRES = Dialect(
         " FOR EACH ROW EXECUTE FUNCTION refuse_change();"
     ),
     prelude="""
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS follows TEXT;
 CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% on % refused: the outbox is append-only', TG_OP, TG_TABLE_NAME

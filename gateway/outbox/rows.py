@@ -103,6 +103,7 @@ def new_message_args(message: NewMessage, now: datetime) -> tuple[object, ...]:
         State.QUEUED.value,
         now,
         issues_json(message.issues),
+        message.follows,
     )
 
 

@@ -32,7 +32,7 @@ class Dialect:
 
 
 APPEND_ONLY = ("records", "envelopes", "transitions", "receipts")
-MESSAGE_OWN_COLUMNS = "message_id, destination, kind, payload, records, created_at"
+MESSAGE_OWN_COLUMNS = "message_id, destination, kind, payload, records, created_at, follows"
 # (trigger name, event, table): the rows no statement may change.
 REFUSALS = (
     *((f"{table}_no_update", "UPDATE", table) for table in APPEND_ONLY),
@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at {{time}},
     lease_until {{time}},
     envelope INTEGER,
-    issues {{json}} NOT NULL
+    issues {{json}} NOT NULL,
+    follows TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (destination, state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS messages_awaiting_receipt ON messages (sent_at)
@@ -131,10 +132,14 @@ class Statements:
         )
         self.schema = TABLES.format(**dialect.types) + dialect.prelude + refusals
         due = f"('{State.QUEUED.value}', '{State.RETRY_WAIT.value}')"
+        settled = "(" + ", ".join(f"'{state.value}'" for state in State if state.terminal) + ")"
         self.due = self.render(
             f"{_MESSAGE} WHERE m.destination = $1"
             f" AND ((m.state IN {due} AND m.next_attempt_at <= $2)"
             f" OR (m.state = '{State.SENDING.value}' AND m.lease_until < $2))"
+            # A correction waits until the message it replaces has its answer (or is dead).
+            f" AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.message_id = m.follows"
+            f" AND p.state NOT IN {settled})"
             f" ORDER BY m.created_at, m.message_id LIMIT $3"
             f"{dialect.for_update}{dialect.skip_locked}"
         )
@@ -161,8 +166,8 @@ class Statements:
         )
         self.insert_message = self.render(
             "INSERT INTO messages (message_id, destination, kind, payload, records, state,"
-            " created_at, updated_at, next_attempt_at, issues)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $8)"
+            " created_at, updated_at, next_attempt_at, issues, follows)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $8, $9)"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
         )
         self.update_projection = self.render(

@@ -113,6 +113,7 @@ def _new_messages(translation: Translation) -> list[NewMessage]:
             m.content,
             m.records,
             m.issues,
+            m.previous,
         )
         for m in translation.messages
     ]
