@@ -88,6 +88,15 @@ def test_dgws_signer_certificate_with_an_unreadable_key_is_refused() -> None:
     assert [issue.rule for issue in result.issues] == ["DGWS-NO-CERTIFICATE"]
 
 
+def test_dgws_signed_xml_that_exc_c14n_refuses_is_refused() -> None:
+    """A relative namespace URI in the signed Body raised lxml's C14NError out of verification."""
+    data = (REGRESSIONS / "dgws_verify--relative-namespace-uri.xml").read_bytes()
+    result = verify_envelope(data, now=VERIFY_AT, trust=None)
+    assert result.envelope is None
+    assert [issue.rule for issue in result.issues] == ["DGWS-SIGNATURE"]
+    assert "exc-c14n" in result.issues[0].message
+
+
 def test_fhir_lone_surrogate_in_a_narrative_is_an_issue() -> None:
     """`"\\ud800"` in a narrative div raised UnicodeEncodeError out of the FHIR validator."""
     data = (REGRESSIONS / "fhir_validate--lone-surrogate-in-narrative.json").read_bytes()

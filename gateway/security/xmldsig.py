@@ -196,7 +196,7 @@ def verify(
         for reference in signed_info.findall(ds("Reference"))
     ]
     kind, digest = METHODS[method.get("Algorithm") or ""]
-    _check_value(certificate, kind, digest, canonical(signed_info), value)
+    _check_value(certificate, kind, digest, _received(signed_info), value)
     return covered
 
 
@@ -221,10 +221,18 @@ def _check_reference(
     name = DIGESTS.get(digest_method.get("Algorithm") or "") if digest_method is not None else None
     if name is None:
         raise SignatureError("DGWS-ALGORITHM", f"reference {uri}: digest method not allowed")
-    data = canonical(element, signature if enveloped else None)
+    data = _received(element, signature if enveloped else None)
     if _digest(data, name) != (reference.findtext(ds("DigestValue")) or "").strip():
         raise SignatureError("DGWS-DIGEST", f"reference {uri} was changed after signing")
     return element
+
+
+def _received(element: etree._Element, enveloped: etree._Element | None = None) -> bytes:
+    """`canonical` of received XML, which exc-c14n may refuse (a relative namespace URI)."""
+    try:
+        return canonical(element, enveloped)
+    except etree.C14NError as exc:
+        raise SignatureError("DGWS-SIGNATURE", f"exc-c14n refuses the signed XML: {exc}") from exc
 
 
 def _check_value(

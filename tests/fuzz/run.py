@@ -80,7 +80,7 @@ def _atheris(target: Target, seconds: float, per_input: float) -> Outcome:
     """One libFuzzer process for the target; its log goes to build/fuzz/<target>.log."""
     WORK.joinpath(target.name).mkdir(parents=True, exist_ok=True)
     CRASHES.mkdir(parents=True, exist_ok=True)
-    before = set(CRASHES.iterdir())
+    before = set(CRASHES.glob(f"{target.name}-*"))
     log = WORK / f"{target.name}.log"
     command = [
         sys.executable,
@@ -98,7 +98,7 @@ def _atheris(target: Target, seconds: float, per_input: float) -> Outcome:
     with log.open("w") as out:
         code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
     text = log.read_text("utf-8", "replace")
-    crashes = sorted(set(CRASHES.iterdir()) - before)
+    crashes = sorted(set(CRASHES.glob(f"{target.name}-*")) - before)
     if code != 0:
         print(text[-4000:], file=sys.stderr)
         if not crashes:  # the fuzzer itself failed: count it as a crash, never as a pass
