@@ -81,8 +81,8 @@ class DeliveryWorker:
                     claimed = await self.store.claim(
                         destination, free, now, now + self.policy.lease, self.name
                     )
-                except (OSError, LabgwError) as exc:  # the store is away: try again shortly
-                    log.warning("claim for %s failed: %s", destination, exc)
+                except Exception as exc:  # the store is away or failing: never stop the pump
+                    log.warning("claim for %s failed: %s: %s", destination, type(exc).__name__, exc)
                 for message in claimed:
                     task = asyncio.create_task(self._deliver(message, url))
                     inflight.add(task)
@@ -95,6 +95,12 @@ class DeliveryWorker:
 
     async def _deliver(self, message: OutboxMessage, url: str) -> None:
         try:
+            await self._send(message, url)
+        except Exception:  # the claim expires and the message is sent again; the pump goes on
+            log.exception("message %s: delivery failed", message.message_id)
+
+    async def _send(self, message: OutboxMessage, url: str) -> None:
+        try:
             envelope = await self._envelope(message)
         except LabgwError as exc:
             issue = Issue(Severity.ERROR, IssueType.EXCEPTION, "DELIVERY-SEAL", str(exc))
@@ -102,10 +108,7 @@ class DeliveryWorker:
             return
         result = await self.sender.post(url, envelope)
         self.sent[(message.destination, result.verdict.value)] += 1
-        try:
-            await self._settle(message, result)
-        except Exception:  # the claim will expire and the message be sent again
-            log.exception("message %s: could not record the answer", message.message_id)
+        await self._settle(message, result)
 
     async def _envelope(self, message: OutboxMessage) -> Envelope:
         """The current signed form; a new one for a MedCom resend (new envelope id), or when
@@ -174,8 +177,8 @@ class DeliveryWorker:
             now = self.clock.now()
             try:
                 late = await self.store.awaiting_receipt(now - self.policy.receipt_timeout, 200)
-            except (OSError, LabgwError) as exc:
-                log.warning("receipt watch failed: %s", exc)
+            except Exception as exc:  # the store is away or failing: look again later
+                log.warning("receipt watch failed: %s: %s", type(exc).__name__, exc)
                 late = []
             for message in late:
                 if message.sent_at is None:
