@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gateway.security.dgws_verify import verify_envelope
+from gateway.security.jws import verify_bundle
 from tests.fuzz.targets import (
     FUZZ,
     REGRESSIONS,
@@ -95,6 +96,21 @@ def test_dgws_signed_xml_that_exc_c14n_refuses_is_refused() -> None:
     assert result.envelope is None
     assert [issue.rule for issue in result.issues] == ["DGWS-SIGNATURE"]
     assert "exc-c14n" in result.issues[0].message
+
+
+def test_dgws_signature_value_outside_ascii_is_refused() -> None:
+    """A non-ASCII character in SignatureValue raised ValueError out of base64.b64decode."""
+    data = (REGRESSIONS / "dgws_verify--signature-value-not-ascii.xml").read_bytes()
+    result = verify_envelope(data, now=VERIFY_AT, trust=None)
+    assert [issue.rule for issue in result.issues] == ["DGWS-SIGNATURE"]
+
+
+def test_jws_certificate_with_an_invalid_x509_version_is_refused() -> None:
+    """An x5c certificate with version 66 raised cryptography's InvalidVersion out of verify."""
+    data = (REGRESSIONS / "jws_verify--certificate-version-invalid.json").read_bytes()
+    result = verify_bundle(data, None)
+    assert isinstance(result, tuple)
+    assert [issue.rule for issue in result] == ["JWS-CERTIFICATE"]
 
 
 def test_fhir_lone_surrogate_in_a_narrative_is_an_issue() -> None:

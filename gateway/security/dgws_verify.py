@@ -252,7 +252,7 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
             for d in data
         ]
         chain[0].public_key()  # parsed lazily: an unreadable key must not escape later
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise _Refused("DGWS-NO-CERTIFICATE", f"unreadable X509Certificate: {exc}") from exc
     return chain
 

@@ -320,7 +320,7 @@ def _certificates(header: dict[str, Any]) -> list[x509.Certificate]:
                 raise ValueError("not a string")
             der = base64.b64decode(item, validate=True)
             certificates.append(x509.load_der_x509_certificate(der))
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
             raise _Refused(CERTIFICATE, f"x5c[{index}] is not a DER certificate ({exc})") from exc
     return certificates
 
