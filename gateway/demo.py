@@ -13,6 +13,7 @@ import asyncio
 import secrets
 import ssl
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,8 @@ from gateway.privacy import KeySource
 from gateway.receiver.app import RunningReceiver, start_receiver
 from gateway.receiver.config import ReceiverConfig
 from gateway.routing import Destination
-from gateway.service.config import ServerTls, ServiceConfig
+from gateway.service.access import AccessPolicy
+from gateway.service.config import ServerTls, ServiceConfig, access_policy
 from gateway.service.run import RunningService, start_service
 
 CONTENT_TYPES = {".json": "application/json", ".ndjson": "application/x-ndjson", ".csv": "text/csv"}
@@ -115,6 +117,34 @@ async def wait_serving(session: aiohttp.ClientSession, url: str, timeout: float 
         await asyncio.sleep(0.05)
 
 
+# The example practices (SOR ids and ydernumre in examples/records and the tests' records).
+DEMO_PRACTICES = ("464181000016008", "012345", "123456789012345", "054321")
+
+# Who may do what in the demo: the practice platform sends and reads; each receiver posts
+# receipts for its own messages (docs/service.md, [access]).
+DEMO_ACCESS_TOML = f"""[[access.clients]]
+name = "practice platform"
+cn = "practice-platform-tls"
+roles = ["sender", "operator"]
+practices = {list(DEMO_PRACTICES)!r}
+[[access.clients]]
+name = "Laboratoriesvarportalen"
+cn = "lsp-tls"
+roles = ["receiver"]
+destinations = ["lsp"]
+[[access.clients]]
+name = "MiBa"
+cn = "miba-tls"
+roles = ["receiver"]
+destinations = ["miba"]
+""".replace("'", '"')
+
+
+def demo_access() -> AccessPolicy:
+    """The demo's access rules, read from the very text its configuration file gets."""
+    return access_policy(Path("."), tomllib.loads(DEMO_ACCESS_TOML)["access"])
+
+
 def service_config(
     pki: TestPki,
     workdir: Path,
@@ -122,6 +152,7 @@ def service_config(
     store: str | None = None,
     settings: GatewayConfig | None = None,
     retry: RetryPolicy | None = None,
+    access: AccessPolicy | None = None,
 ) -> ServiceConfig:
     """The gateway as the demo and the end-to-end tests run it: test PKI, loopback receivers."""
     settings = settings or default_config()
@@ -145,6 +176,7 @@ def service_config(
             max_delay=timedelta(seconds=5),
             lease=timedelta(seconds=30),
         ),
+        access=access or demo_access(),
     )
 
 
@@ -160,7 +192,8 @@ def service_toml(
     benchmark run as a separate process); `retry` sets [retry] values in seconds."""
     tls, signing = pki["practice-platform-tls"], pki["practice-platform"]
     retry_lines = "\n".join(f"{key} = {value}" for key, value in retry.items())
-    return f"""[service]
+    return (
+        f"""[service]
 port = {port}
 store = "{store}"
 [service.tls]
@@ -181,7 +214,10 @@ concurrency = 16
 [endpoints]
 lsp = "{endpoints["lsp"]}"
 miba = "{endpoints["miba"]}"
-""" + (f'[privacy]\nkey_file = "{privacy_key}"\n' if privacy_key else "")
+"""
+        + DEMO_ACCESS_TOML
+        + (f'[privacy]\nkey_file = "{privacy_key}"\n' if privacy_key else "")
+    )
 
 
 def client_ssl(pki: TestPki) -> ssl.SSLContext:

@@ -10,7 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.demo import (
     DestinationTally,
     client_ssl,
+    demo_access,
     service_config,
     wait_until_settled,
 )
@@ -33,6 +34,7 @@ from gateway.pki import TestPki
 from gateway.receiver.app import RunningReceiver, start_receiver
 from gateway.receiver.config import Faults, ReceiptMode, ReceiverConfig
 from gateway.routing import Destination
+from gateway.service.access import AccessPolicy, Role
 from gateway.service.run import RunningService, start_service
 from tests.records import record
 
@@ -175,12 +177,18 @@ async def start_gateway_for(
     name: str = "labgw",
     settings: GatewayConfig | None = None,
     clock: Clock | None = None,
+    access: AccessPolicy | None = None,
 ) -> RunningService:
-    from dataclasses import replace
 
     endpoints = {role: receiver.url for role, receiver in chain.receivers.items()}
     config = service_config(
-        chain.pki, chain.workdir, endpoints, store=store, settings=settings, retry=retry
+        chain.pki,
+        chain.workdir,
+        endpoints,
+        store=store,
+        settings=settings,
+        retry=retry,
+        access=access or every_part(),
     )
     config = replace(
         config, port=port, name=name, transport=replace(config.transport, timeout=timeout)
@@ -196,6 +204,17 @@ class ShiftedClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+
+def every_part() -> AccessPolicy:
+    """The demo's rules, with the test client (the practice platform's certificate) also a
+    receiver for both destinations, so one client can drive every route in these tests.
+    tests/test_access.py checks the demo's own, stricter rules."""
+    policy = demo_access()
+    platform = replace(
+        policy.clients[0], roles=frozenset(Role), destinations=frozenset({"lsp", "miba"})
+    )
+    return replace(policy, clients=(platform, *policy.clients[1:]))
 
 
 def _free_port() -> int:

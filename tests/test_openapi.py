@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from gateway.receipts.model import Original, Receipt, ReceiptOutcome
 from gateway.receipts.original import original_of
 from gateway.receipts.parse import parse_receipt
 from gateway.receipts.xctl import render_xctl
+from gateway.service.access import AccessPolicy, Client, Role, token_digest
 from gateway.service.app import make_app
 from tests.conftest import REPO
 from tests.delivery_harness import Chain, eventually, lsp_record, postgres_schema_url, start_chain
@@ -331,13 +332,20 @@ def test_documented_answers_generation_cannot_reach(live: Live) -> None:
 
 
 def test_a_body_over_the_limit_gets_413(live: Live) -> None:
-    """The same service behind an app with a 1 KiB limit (the real one is 32 MiB)."""
-    server = TestServer(make_app(live.chain.gateway.service, max_body=1024), host="127.0.0.1")
+    """The same service behind an app with a 1 KiB limit (the real one is 32 MiB), plain HTTP,
+    the client known by a token that may do everything."""
+    anyone = Client("test", frozenset(Role), "test", None, frozenset(), frozenset({"lsp"}))
+    service = replace(
+        live.chain.gateway.service, access=AccessPolicy(tokens={token_digest("t0ken"): anyone})
+    )
+    server = TestServer(make_app(service, max_body=1024), host="127.0.0.1")
     live.run(server.start_server())
     try:
         big = "x" * 2048
         for path, media_type in (("/records", "text/csv"), ("/receipts", "text/xml")):
-            case = API[path]["POST"].Case(body=big, media_type=media_type)
+            case = API[path]["POST"].Case(
+                body=big, media_type=media_type, headers={"Authorization": "Bearer t0ken"}
+            )
             response = case.call_and_validate(base_url=str(server.make_url("")).rstrip("/"))
             assert response.status_code == 413, response.text
     finally:

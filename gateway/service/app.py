@@ -35,6 +35,7 @@ from gateway.receipts.parse import parse_receipt
 from gateway.report import operation_outcome
 from gateway.service import metrics
 from gateway.service.accept import accept_batch
+from gateway.service.access import AccessPolicy, Client, Role
 
 log = logging.getLogger("labgw.service")
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class Service:
     policy: RetryPolicy
     destinations: list[str]
     pseudonyms: Pseudonyms  # patients in the audit trail
+    access: AccessPolicy = field(default_factory=AccessPolicy)
     worker: DeliveryWorker | None = None
     records: Counter[str] = field(default_factory=Counter)
     receipts: Counter[str] = field(default_factory=Counter)
@@ -72,6 +74,58 @@ class Service:
 
 
 KEY: web.AppKey[Service] = web.AppKey("service", Service)
+CLIENT: web.RequestKey[Client] = web.RequestKey("client", Client)  # who is calling
+
+# The role each route needs; GET /health needs none (DESIGN §10, issue 9).
+_ROLES: dict[tuple[str, str], Role] = {
+    ("POST", "/records"): Role.SENDER,
+    ("POST", "/receipts"): Role.RECEIVER,
+    ("GET", "/records/{record_id}"): Role.OPERATOR,
+    ("GET", "/records/{record_id}/history"): Role.OPERATOR,
+    ("GET", "/messages/{message_id}"): Role.OPERATOR,
+    ("GET", "/metrics"): Role.OPERATOR,
+}
+
+
+def _client(request: web.Request) -> Client | None:
+    """Who is calling: the verified client certificate, or an operator's bearer token."""
+    peer = request.transport.get_extra_info("peercert") if request.transport else None
+    subject = peer.get("subject") if isinstance(peer, dict) else None
+    return request.app[KEY].access.identify(subject, request.headers.get("Authorization"))
+
+
+@web.middleware
+async def _access(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """401 without an identity, 403 without the route's role; both logged, without content."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else request.path
+    method = "GET" if request.method == "HEAD" else request.method
+    needed = _ROLES.get((method, route))
+    if needed is None:
+        return await handler(request)
+    client = _client(request)
+    if client is None:
+        log.warning("refused %s %s: no client certificate or token it knows", method, route)
+        answer = _problem(
+            401,
+            "SERVICE-UNAUTHENTICATED",
+            "a client certificate from the configured trust store (or an operator token) is needed",
+            IssueType.SECURITY,
+        )
+        answer.headers["WWW-Authenticate"] = 'Bearer realm="labgw"'
+        return answer
+    if needed not in client.roles:
+        log.warning("refused %s %s for %s: needs role %s", method, route, client.name, needed)
+        return _problem(
+            403,
+            "SERVICE-FORBIDDEN",
+            f"{client.name} may not {method} {route}: it needs the {needed} role",
+            IssueType.SECURITY,
+        )
+    request[CLIENT] = client
+    return await handler(request)
 
 
 def _problem(
@@ -133,6 +187,9 @@ async def post_records(request: web.Request) -> web.Response:
     batch: IntakeBatch = await service.offload(
         partial(read_records, body, "POST /records", now=now, fmt=fmt)
     )
+    refused = _not_registered(request[CLIENT], batch)
+    if refused:
+        return refused
     answer = await accept_batch(service.store, service.translator, batch, now, service.offload)
     if service.worker is not None:
         service.worker.wake()
@@ -141,6 +198,30 @@ async def post_records(request: web.Request) -> web.Response:
     unreadable = not batch.items and any(issue.blocking for issue in batch.file_issues)
     status = 400 if unreadable else 422 if counts["rejected"] else 200
     return _json(answer.to_dict(), status)
+
+
+def _not_registered(client: Client, batch: IntakeBatch) -> web.Response | None:
+    """403 when any record is for a practice the sender is not registered for; nothing is
+    accepted then (issue 9: a sender submits only for its own practices)."""
+    foreign = [
+        item.record.key
+        for item in batch.items
+        if item.record is not None
+        and not client.may_send_for(item.record.practice.sor, item.record.practice.ydernummer)
+    ]
+    if not foreign:
+        return None
+    log.warning(
+        "refused POST /records for %s: %d records of other practices", client.name, len(foreign)
+    )
+    shown = ", ".join(foreign[:10]) + (" …" if len(foreign) > 10 else "")
+    return _problem(
+        403,
+        "SERVICE-PRACTICE-FORBIDDEN",
+        f"{client.name} is not registered for the practice of {len(foreign)} record(s): {shown}; "
+        "nothing was accepted",
+        IssueType.SECURITY,
+    )
 
 
 def _version_dict(version: RecordVersion, messages: list[OutboxMessage]) -> dict[str, object]:
@@ -204,6 +285,19 @@ async def post_receipts(request: web.Request) -> web.Response:
         found = (rules.fatal(IssueType.VALUE, rules.SYNTAX, text),)
     if not isinstance(found, Receipt):
         return _json(operation_outcome(found), 400)
+    client = request[CLIENT]
+    message = await service.store.message(found.message_id)
+    if message is not None and message.destination not in client.destinations:
+        log.warning(
+            "refused a receipt from %s for a message to %s", client.name, message.destination
+        )
+        return _problem(
+            403,
+            "SERVICE-RECEIPT-FORBIDDEN",
+            f"{client.name} may post receipts for messages to "
+            f"{', '.join(sorted(client.destinations))}, not to {message.destination}",
+            IssueType.SECURITY,
+        )
     taken = await take_receipt(service.store, found, "async", service.clock.now(), service.policy)
     service.receipts[taken.value] += 1
     return _json({"message": found.message_id, "result": taken.value})
@@ -233,7 +327,7 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def make_app(service: Service, max_body: int = MAX_BODY) -> web.Application:
-    app = web.Application(client_max_size=max_body, middlewares=[_errors])
+    app = web.Application(client_max_size=max_body, middlewares=[_errors, _access])
     app[KEY] = service
     app.add_routes(
         [

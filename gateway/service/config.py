@@ -20,6 +20,13 @@ from gateway.errors import ConfigError
 from gateway.outbox.states import RetryPolicy
 from gateway.privacy import KeySource
 from gateway.routing import Destination
+from gateway.service.access import (
+    OPERATOR_BY_TOKEN,
+    AccessPolicy,
+    Client,
+    Role,
+    token_digest,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class ServiceConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     workers: bool = True  # False: API only (another process delivers)
     privacy: KeySource = field(default_factory=KeySource)  # the patient pseudonym key
+    access: AccessPolicy = field(default_factory=AccessPolicy)  # nobody but /health without it
 
     def __post_init__(self) -> None:
         if self.retry.lease.total_seconds() <= self.transport.timeout:
@@ -85,6 +93,51 @@ def _password(base: Path, table: dict[str, Any]) -> str | None:
             raise ConfigError(f"signing.password_env: ${table['password_env']} is not set")
         return value
     return None
+
+
+def access_policy(base: Path, table: dict[str, Any]) -> AccessPolicy:
+    """[access]: `[[access.clients]]` (name, cn or organization_id, roles, practices,
+    destinations) and operator bearer tokens from `operator_tokens_file` (one per line) or
+    `operator_tokens_env` (comma-separated); never inline."""
+    if "operator_tokens" in table:
+        raise ConfigError("access.operator_tokens: put them in operator_tokens_file or _env")
+    clients = []
+    for number, entry in enumerate(table.get("clients", []), start=1):
+        where = f"access.clients[{number}]"
+        try:
+            roles = frozenset(Role(role) for role in entry["roles"])
+            client = Client(
+                str(entry["name"]),
+                roles,
+                entry.get("cn"),
+                entry.get("organization_id"),
+                frozenset(str(p) for p in entry.get("practices", [])),
+                frozenset(str(d) for d in entry.get("destinations", [])),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: missing or malformed {exc}") from exc
+        if not client.cn and not client.organization_id:
+            raise ConfigError(f"{where}: cn or organization_id is required")
+        if Role.SENDER in roles and not client.practices:
+            raise ConfigError(f"{where}: a sender needs the practices it may send for")
+        if Role.RECEIVER in roles and not client.destinations:
+            raise ConfigError(f"{where}: a receiver needs its destinations")
+        clients.append(client)
+    tokens: list[str] = []
+    if "operator_tokens_file" in table:
+        path = _path(base, table["operator_tokens_file"], "access.operator_tokens_file")
+        try:
+            tokens = path.read_text(encoding="utf-8").split()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    elif "operator_tokens_env" in table:
+        value = os.environ.get(str(table["operator_tokens_env"]))
+        if value is None:
+            raise ConfigError(
+                f"access.operator_tokens_env: ${table['operator_tokens_env']} is not set"
+            )
+        tokens = [t for t in value.split(",") if t.strip()]
+    return AccessPolicy(tuple(clients), {token_digest(t): OPERATOR_BY_TOKEN for t in tokens})
 
 
 def _privacy(base: Path, table: dict[str, Any]) -> KeySource:
@@ -202,4 +255,5 @@ def load_service_config(path: Path) -> ServiceConfig:
         retry=_retry(data.get("retry", {})),
         workers=bool(service.get("workers", True)),
         privacy=_privacy(base, data.get("privacy", {})),
+        access=access_policy(base, data.get("access", {})),
     )

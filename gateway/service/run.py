@@ -101,7 +101,14 @@ async def start_service(config: ServiceConfig, clock: Clock | None = None) -> Ru
         else None
     )
     service = Service(
-        store, translator, clock, config.retry, sorted(config.endpoints), pseudonyms, worker
+        store,
+        translator,
+        clock,
+        config.retry,
+        sorted(config.endpoints),
+        pseudonyms,
+        config.access,
+        worker,
     )
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
