@@ -3,11 +3,12 @@
 The outbox must hold records as they came (DESIGN §7), CPR numbers included; nothing read from
 it may carry one back out. Two tools:
 
-- `redact(text)` replaces every CPR-shaped number by `[CPR]`: ten digits (`DDMMYY` + four, or
-  `DDMMYY-XXXX`) whose first six are date-shaped (`cpr_is_date_shaped`), not part of a longer
-  run of digits. A hexadecimal token (a SHA-256 digest or fingerprint, 16 or more hex digits;
-  a UUID) is taken as a whole and left alone: one in a few hundred digests holds ten
-  date-shaped decimal digits in a row, and mangling (or flagging) those would be noise.
+- `redact(text)` replaces every CPR-shaped number by `[CPR]`: ten digits (six date digits and
+  four more, with or without a dash between them) whose first six are date-shaped
+  (`cpr_is_date_shaped`), not part of a longer run of digits. A hexadecimal token (a SHA-256
+  digest or fingerprint, 16 or more hex digits; a UUID) is taken as a whole and left alone:
+  one in a few hundred digests holds ten date-shaped decimal digits in a row, and mangling
+  (or flagging) those would be noise.
   `install_log_redaction()` passes every log record of the process through it.
 - `Pseudonyms.patient(identifier)`: where a patient must be named (the audit trail), a keyed
   hash, `pt:` and 16 hex digits. The CPR space is small (about 3.7e8 date-shaped numbers), so an
