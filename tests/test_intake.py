@@ -1085,6 +1085,24 @@ def test_huge_ndjson_line_is_rejected_and_neighbours_accepted() -> None:
     assert [r.record_id for r in batch.records] == ["REC-1", "REC-2"]
 
 
+@pytest.mark.parametrize("levels", [14, 15, 16, 5_000, 200_000])
+def test_json_nested_too_deep_is_a_file_issue_never_a_recursion_error(levels: int) -> None:
+    """Found while adding the service limits: json.loads raised RecursionError on deep input."""
+    data = b'{"recordId": "REC-DEEP", "x": ' + b"[" * levels + b"]" * levels + b"}"
+    batch = read(data, "deep.json")
+    rules = [i.rule for i in batch.file_issues]
+    assert ("LPS-JSON-TOO-DEEP" in rules) == (levels + 1 > 16), rules
+
+
+def test_too_deep_ndjson_line_is_rejected_and_neighbours_accepted() -> None:
+    deep = "[" * 5_000 + "]" * 5_000
+    lines = [json.dumps(make_record("REC-1")), deep, json.dumps(make_record("REC-2"))]
+    batch = read(("\n".join(lines) + "\n").encode(), "feed.ndjson")
+    assert_counts(batch, 3, accepted=2)
+    [item] = batch.rejected
+    assert [(i.rule, i.line) for i in item.issues] == [("LPS-JSON-TOO-DEEP", 2)]
+
+
 def test_huge_csv_line_is_rejected_and_neighbours_accepted() -> None:
     records = [make_record("REC-1"), _huge_record(), make_record("REC-2")]
     batch = read(to_csv(records).encode(), "extract.csv")

@@ -12,9 +12,13 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from gateway.fhir.jsonparse import nesting_depth
 from gateway.issues import Issue, IssueType, Severity
 
 MAX_LINE = 1 << 20  # 1 MiB: no LPS record is anywhere near; longer lines are rejected unread
+# An LPS record nests under 6 levels (record, results, result, value). The limit also keeps
+# json.loads from a RecursionError and labgw's own walks shallow.
+MAX_DEPTH = 16
 _HUGE = "\x00labgw-line-too-long\x00"
 # Fields that sit at the top of a record; every other CSV column is group_field.
 _TOP_LEVEL = {"recordId", "version", "status", "consent", "performedAt"}
@@ -140,7 +144,11 @@ def read_json(text: str, source: str) -> Iterator[RawRecord]:
                 line=exc.lineno,
             )
         ) from exc
+    except RecursionError:
+        raise FileProblem(_too_deep(source, None, Severity.FATAL)) from None
     items = value if isinstance(value, list) else [value]
+    if nesting_depth(items, MAX_DEPTH + 1) > MAX_DEPTH + 1:  # + 1: the array around records
+        raise FileProblem(_too_deep(source, None, Severity.FATAL))
     if not items:
         raise FileProblem(
             _file_issue("LPS-EMPTY", "the JSON array holds no records", source, IssueType.REQUIRED)
@@ -168,6 +176,11 @@ def read_ndjson(text: str, source: str) -> Iterator[RawRecord]:
         else:
             try:
                 raw.data = json.loads(line)
+                if nesting_depth(raw.data, MAX_DEPTH) > MAX_DEPTH:
+                    raw.data = None
+                    raw.issues.append(_too_deep(source, number, Severity.ERROR))
+            except RecursionError:
+                raw.issues.append(_too_deep(source, number, Severity.ERROR))
             except json.JSONDecodeError as exc:
                 raw.issues.append(
                     Issue(
@@ -195,6 +208,17 @@ def _object(raw: RawRecord, source: str) -> RawRecord:
             )
         )
     return raw
+
+
+def _too_deep(source: str, line: int | None, severity: Severity) -> Issue:
+    return Issue(
+        severity,
+        IssueType.TOO_COSTLY,
+        "LPS-JSON-TOO-DEEP",
+        f"JSON nested deeper than the {MAX_DEPTH} levels a record may have; not read",
+        source=source,
+        line=line,
+    )
 
 
 def _too_long(source: str, line: int, length: int) -> Issue:
