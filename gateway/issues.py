@@ -43,6 +43,8 @@ class IssueType(enum.StrEnum):
     NOT_FOUND = "not-found"
     DUPLICATE = "duplicate"
     TOO_COSTLY = "too-costly"
+    THROTTLED = "throttled"
+    TIMEOUT = "timeout"
     PROCESSING = "processing"
     INFORMATIONAL = "informational"
     EXCEPTION = "exception"

@@ -35,6 +35,7 @@ from gateway.receiver.app import RunningReceiver, start_receiver
 from gateway.receiver.config import Faults, ReceiptMode, ReceiverConfig
 from gateway.routing import Destination
 from gateway.service.access import AccessPolicy, Role
+from gateway.service.limits import Limits
 from gateway.service.run import RunningService, start_service
 from tests.records import record
 
@@ -178,6 +179,7 @@ async def start_gateway_for(
     settings: GatewayConfig | None = None,
     clock: Clock | None = None,
     access: AccessPolicy | None = None,
+    limits: Limits | None = None,
 ) -> RunningService:
 
     endpoints = {role: receiver.url for role, receiver in chain.receivers.items()}
@@ -191,7 +193,11 @@ async def start_gateway_for(
         access=access or every_part(),
     )
     config = replace(
-        config, port=port, name=name, transport=replace(config.transport, timeout=timeout)
+        config,
+        port=port,
+        name=name,
+        transport=replace(config.transport, timeout=timeout),
+        limits=limits or config.limits,
     )
     return await start_service(config, clock)
 

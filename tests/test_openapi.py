@@ -41,6 +41,7 @@ from gateway.receipts.parse import parse_receipt
 from gateway.receipts.xctl import render_xctl
 from gateway.service.access import AccessPolicy, Client, Role, token_digest
 from gateway.service.app import make_app
+from gateway.service.limits import Limits
 from tests.conftest import REPO
 from tests.delivery_harness import Chain, eventually, lsp_record, postgres_schema_url, start_chain
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
@@ -336,9 +337,11 @@ def test_a_body_over_the_limit_gets_413(live: Live) -> None:
     the client known by a token that may do everything."""
     anyone = Client("test", frozenset(Role), "test", None, frozenset(), frozenset({"lsp"}))
     service = replace(
-        live.chain.gateway.service, access=AccessPolicy(tokens={token_digest("t0ken"): anyone})
+        live.chain.gateway.service,
+        access=AccessPolicy(tokens={token_digest("t0ken"): anyone}),
+        limits=Limits(max_body_bytes=1024),
     )
-    server = TestServer(make_app(service, max_body=1024), host="127.0.0.1")
+    server = TestServer(make_app(service), host="127.0.0.1")
     live.run(server.start_server())
     try:
         big = "x" * 2048

@@ -12,6 +12,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.routing import Destination
 from gateway.service.config import load_service_config
+from gateway.service.limits import Limits
 
 
 def _example(repo_dir: Path) -> str:
@@ -48,6 +49,14 @@ def test_the_documented_example_loads(
     assert config.tls is not None and config.tls.client_ca == tmp_path / "pki" / "trust.pem"
 
 
+def test_the_documented_limits_are_the_defaults(repo_dir: Path, tmp_path: Path) -> None:
+    text = (repo_dir / "docs" / "service.md").read_text(encoding="utf-8")
+    match = re.search(r"```toml\n(\[limits\].*?)```", text, re.DOTALL)
+    assert match, "docs/service.md has no [limits] example"
+    config = load_service_config(_write(tmp_path, MINIMAL + match.group(1)))
+    assert config.limits == Limits()
+
+
 MINIMAL = '[signing]\nidentity = "key.p12"\n'
 
 
@@ -62,9 +71,14 @@ MINIMAL = '[signing]\nidentity = "key.p12"\n'
         (MINIMAL + "[endpoints]\nnowhere = 'https://x/'\n", "no destination 'nowhere'"),
         (MINIMAL + "[transport]\nconcurrency = 0\n", "concurrency"),
         ("not toml = = =", "cannot read configuration"),
+        (MINIMAL + "[limits]\nmax_records = 0\n", "limits.max_records"),
+        (MINIMAL + "[limits]\nmax_headers = 2.5\n", "limits.max_headers must be a whole"),
+        (MINIMAL + "[limits]\nrate_per_second = true\n", "limits.rate_per_second"),
+        (MINIMAL + "[limits]\nmax_conections = 5\n", "unknown setting(s) max_conections"),
     ],
     ids=["inline-password", "unset-env", "no-identity", "negative-delay", "lease-too-short",
-         "unknown-destination", "no-concurrency", "not-toml"],
+         "unknown-destination", "no-concurrency", "not-toml", "zero-records", "fractional-count",
+         "boolean-rate", "misspelt-limit"],
 )  # fmt: skip
 def test_bad_settings_are_refused_by_name(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(named)):

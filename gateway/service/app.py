@@ -5,7 +5,6 @@ stable rule code, and no answer or log line carries a record's content (CPR numb
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections import Counter
@@ -23,12 +22,12 @@ from gateway.delivery.receipts_in import take_receipt
 from gateway.delivery.worker import DeliveryWorker
 from gateway.errors import LabgwError
 from gateway.intake import IntakeBatch, read_records
-from gateway.issues import Issue, IssueType, Severity
+from gateway.issues import IssueType
 from gateway.outbox.model import OutboxMessage, RecordVersion
 from gateway.outbox.states import RetryPolicy
 from gateway.outbox.store import OutboxStore
 from gateway.pipeline import Translator
-from gateway.privacy import Pseudonyms, redact_json
+from gateway.privacy import Pseudonyms
 from gateway.receipts import rules
 from gateway.receipts.model import Receipt
 from gateway.receipts.parse import parse_receipt
@@ -36,13 +35,18 @@ from gateway.report import operation_outcome
 from gateway.service import metrics
 from gateway.service.accept import accept_batch
 from gateway.service.access import AccessPolicy, Client, Role
+from gateway.service.answers import json_answer, problem
+from gateway.service.limits import (
+    ConnectionGuard,
+    LimitExceeded,
+    Limits,
+    RateLimiter,
+    retry_after,
+)
 
 log = logging.getLogger("labgw.service")
 T = TypeVar("T")
 
-MAX_BODY = (
-    32 * 1024 * 1024
-)  # a day's extract of a large practice fits; issue 9 makes it configurable
 _FORMATS = {
     "application/json": "json",
     "application/x-ndjson": "ndjson",
@@ -63,11 +67,18 @@ class Service:
     destinations: list[str]
     pseudonyms: Pseudonyms  # patients in the audit trail
     access: AccessPolicy = field(default_factory=AccessPolicy)
+    limits: Limits = field(default_factory=Limits)
     worker: DeliveryWorker | None = None
+    guard: ConnectionGuard | None = None  # the listening site's, when it has one
     records: Counter[str] = field(default_factory=Counter)
     receipts: Counter[str] = field(default_factory=Counter)
     # Translation is CPU work on shared lxml schemas: one thread, off the event loop.
     cpu: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "labgw-cpu"))
+
+    rate: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate = RateLimiter(self.limits.rate_per_second, self.limits.rate_burst)
 
     async def offload(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.cpu, partial(work, *args))
@@ -86,6 +97,52 @@ def _client(request: web.Request) -> Client | None:
 
 
 @web.middleware
+async def _throttle(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Per-client request rate (by identity, else by address), and the connection's header
+    deadline stopped while a request is handled and restarted for the next one."""
+    service = request.app[KEY]
+    guard = service.guard
+    if guard is not None:
+        guard.request_started(request.transport)
+    try:
+        client = _client(request)
+        wait = service.rate.take(client.name if client else f"address {request.remote}")
+        if wait is not None:
+            log.warning("refused %s %s: over the request rate", request.method, request.path)
+            raise LimitExceeded(
+                429,
+                "SERVICE-RATE-LIMITED",
+                f"more than {service.limits.rate_per_second:g} requests a second "
+                f"(bursts of {service.limits.rate_burst}); retry after the Retry-After seconds",
+                IssueType.THROTTLED,
+                retry_after=wait,
+            )
+        return await handler(request)
+    finally:
+        if guard is not None:
+            guard.request_finished(request.transport)
+
+
+async def _body(request: web.Request) -> bytes:
+    """The whole body within body_seconds (a slow sender holds a worker slot, not forever)."""
+    limits = request.app[KEY].limits
+    try:
+        async with asyncio.timeout(limits.body_seconds):
+            return await request.read()
+    except TimeoutError:
+        log.warning("refused %s %s: body not complete in time", request.method, request.path)
+        raise LimitExceeded(
+            408,
+            "SERVICE-BODY-TIMEOUT",
+            f"the request body did not arrive within {limits.body_seconds:g} s",
+            IssueType.TIMEOUT,
+            close=True,
+        ) from None
+
+
+@web.middleware
 async def _access(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
@@ -99,7 +156,7 @@ async def _access(
     client = _client(request)
     if client is None:
         log.warning("refused %s %s: no client certificate or token it knows", method, route)
-        answer = _problem(
+        answer = problem(
             401,
             "SERVICE-UNAUTHENTICATED",
             "a client certificate from the configured trust store (or an operator token) is needed",
@@ -109,7 +166,7 @@ async def _access(
         return answer
     if needed not in client.roles:
         log.warning("refused %s %s for %s: needs role %s", method, route, client.name, needed)
-        return _problem(
+        return problem(
             403,
             "SERVICE-FORBIDDEN",
             f"{client.name} may not {method} {route}: it needs the {needed} role",
@@ -119,21 +176,6 @@ async def _access(
     return await handler(request)
 
 
-def _problem(
-    status: int, rule: str, message: str, code: IssueType = IssueType.INVALID
-) -> web.Response:
-    issue = Issue(Severity.ERROR, code, rule, message)
-    return _json(operation_outcome([issue]), status)
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    # Every answer is redacted: Issues quote inputs and receivers, ids are what clients chose.
-    text = json.dumps(redact_json(data), ensure_ascii=False, indent=1)
-    # A lone surrogate echoed from the request goes back as the JSON escape it came as.
-    body = text.encode("utf-8", "backslashreplace")
-    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
-
-
 @web.middleware
 async def _errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -141,20 +183,35 @@ async def _errors(
     """Every failure becomes an OperationOutcome; a defect never shows a stack trace."""
     try:
         return await handler(request)
+    except LimitExceeded as exc:
+        answer = problem(exc.status, exc.rule, exc.message, exc.code)
+        if exc.retry_after is not None:
+            answer.headers["Retry-After"] = retry_after(exc.retry_after)
+        if exc.close:
+            answer.force_close()
+        return answer
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[KEY].limits.max_body_bytes
+        return problem(
+            413,
+            "SERVICE-BODY-TOO-LARGE",
+            f"the body is larger than the {limit} bytes allowed (limits.max_body_bytes)",
+            IssueType.TOO_COSTLY,
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        answer = _problem(exc.status, "SERVICE-HTTP", exc.reason)
+        answer = problem(exc.status, "SERVICE-HTTP", exc.reason)
         if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods the resource takes
             answer.headers["Allow"] = exc.headers["Allow"]
         return answer
     except LabgwError as exc:
-        return _problem(
+        return problem(
             exc.http_status, "SERVICE-UNAVAILABLE" if exc.retryable else "SERVICE-ERROR", str(exc)
         )
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
-        return _problem(
+        return problem(
             500,
             "SERVICE-INTERNAL",
             "labgw failed to handle the request; it is logged",
@@ -167,17 +224,24 @@ async def post_records(request: web.Request) -> web.Response:
     service = request.app[KEY]
     fmt = _FORMATS.get(request.content_type)
     if fmt is None and request.content_type not in ("", "application/octet-stream", "text/plain"):
-        return _problem(
+        return problem(
             415,
             "SERVICE-MEDIA-TYPE",
             f"records come as {', '.join(_FORMATS)}; got {request.content_type}",
             IssueType.NOT_SUPPORTED,
         )
-    body = await request.read()
+    body = await _body(request)
     now = service.clock.now()
     batch: IntakeBatch = await service.offload(
         partial(read_records, body, "POST /records", now=now, fmt=fmt)
     )
+    if len(batch.items) > service.limits.max_records:
+        raise LimitExceeded(
+            413,
+            "SERVICE-TOO-MANY-RECORDS",
+            f"{len(batch.items)} records in one request; at most {service.limits.max_records} "
+            "(limits.max_records): split the batch; nothing was accepted",
+        )
     refused = _not_registered(request[CLIENT], batch)
     if refused:
         return refused
@@ -188,7 +252,7 @@ async def post_records(request: web.Request) -> web.Response:
     service.records.update({k: v for k, v in counts.items() if v})
     unreadable = not batch.items and any(issue.blocking for issue in batch.file_issues)
     status = 400 if unreadable else 422 if counts["rejected"] else 200
-    return _json(answer.to_dict(), status)
+    return json_answer(answer.to_dict(), status)
 
 
 def _not_registered(client: Client, batch: IntakeBatch) -> web.Response | None:
@@ -206,7 +270,7 @@ def _not_registered(client: Client, batch: IntakeBatch) -> web.Response | None:
         "refused POST /records for %s: %d records of other practices", client.name, len(foreign)
     )
     shown = ", ".join(foreign[:10]) + (" …" if len(foreign) > 10 else "")
-    return _problem(
+    return problem(
         403,
         "SERVICE-PRACTICE-FORBIDDEN",
         f"{client.name} is not registered for the practice of {len(foreign)} record(s): {shown}; "
@@ -227,7 +291,7 @@ def _version_dict(version: RecordVersion, messages: list[OutboxMessage]) -> dict
 
 
 def _not_found(what: str, ident: str) -> web.Response:
-    return _problem(404, "SERVICE-NOT-FOUND", f"no {what} {ident}", IssueType.NOT_FOUND)
+    return problem(404, "SERVICE-NOT-FOUND", f"no {what} {ident}", IssueType.NOT_FOUND)
 
 
 async def get_record(request: web.Request) -> web.Response:
@@ -240,7 +304,7 @@ async def get_record(request: web.Request) -> web.Response:
     out = []
     for version in versions:
         out.append(_version_dict(version, await service.store.messages(record=version.key)))
-    return _json({"recordId": record_id, "versions": out})
+    return json_answer({"recordId": record_id, "versions": out})
 
 
 async def get_record_history(request: web.Request) -> web.Response:
@@ -253,7 +317,7 @@ async def get_record_history(request: web.Request) -> web.Response:
     )
     if history is None:
         return _not_found("record", record_id)
-    return _json(history_json(history))
+    return json_answer(history_json(history))
 
 
 async def get_message(request: web.Request) -> web.Response:
@@ -263,26 +327,25 @@ async def get_message(request: web.Request) -> web.Response:
     message = None if unstorable else await service.store.message(message_id)
     if message is None:
         return _not_found("message", message_id)
-    return _json(message_json(await message_trail(service.store, message)))
+    return json_answer(message_json(await message_trail(service.store, message)))
 
 
 async def post_receipts(request: web.Request) -> web.Response:
     """An asynchronous receipt (XCTL03/XCTL02 or FHIR Acknowledgement) from a receiver."""
     service = request.app[KEY]
-    body = await request.read()
-    found = parse_receipt(body)
+    found = parse_receipt(await _body(request))
     if isinstance(found, Receipt) and _UNSTORABLE.search(found.message_id + found.receipt_id):
         text = "an identifier in the receipt holds a NUL or a lone surrogate"
         found = (rules.fatal(IssueType.VALUE, rules.SYNTAX, text),)
     if not isinstance(found, Receipt):
-        return _json(operation_outcome(found), 400)
+        return json_answer(operation_outcome(found), 400)
     client = request[CLIENT]
     message = await service.store.message(found.message_id)
     if message is not None and message.destination not in client.destinations:
         log.warning(
             "refused a receipt from %s for a message to %s", client.name, message.destination
         )
-        return _problem(
+        return problem(
             403,
             "SERVICE-RECEIPT-FORBIDDEN",
             f"{client.name} may post receipts for messages to "
@@ -291,7 +354,7 @@ async def post_receipts(request: web.Request) -> web.Response:
         )
     taken = await take_receipt(service.store, found, "async", service.clock.now(), service.policy)
     service.receipts[taken.value] += 1
-    return _json({"message": found.message_id, "result": taken.value})
+    return json_answer({"message": found.message_id, "result": taken.value})
 
 
 async def get_health(request: web.Request) -> web.Response:
@@ -299,8 +362,8 @@ async def get_health(request: web.Request) -> web.Response:
     try:
         await service.store.counts()
     except Exception as exc:  # the store is what health means here
-        return _json({"status": "unavailable", "store": type(exc).__name__}, 503)
-    return _json({"status": "ok"})
+        return json_answer({"status": "unavailable", "store": type(exc).__name__}, 503)
+    return json_answer({"status": "ok"})
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -331,8 +394,10 @@ ROUTES: tuple[tuple[str, str, Handler, Role | None], ...] = (
 _ROLES = {(method, path): role for method, path, _, role in ROUTES}
 
 
-def make_app(service: Service, max_body: int = MAX_BODY) -> web.Application:
-    app = web.Application(client_max_size=max_body, middlewares=[_errors, _access])
+def make_app(service: Service) -> web.Application:
+    app = web.Application(
+        client_max_size=service.limits.max_body_bytes, middlewares=[_errors, _throttle, _access]
+    )
     app[KEY] = service
     app.add_routes([web.route(method, path, handler) for method, path, handler, _ in ROUTES])
     return app

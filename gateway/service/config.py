@@ -27,6 +27,7 @@ from gateway.service.access import (
     Role,
     token_digest,
 )
+from gateway.service.limits import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class ServiceConfig:
     workers: bool = True  # False: API only (another process delivers)
     privacy: KeySource = field(default_factory=KeySource)  # the patient pseudonym key
     access: AccessPolicy = field(default_factory=AccessPolicy)  # nobody but /health without it
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.retry.lease.total_seconds() <= self.transport.timeout:
@@ -256,4 +258,5 @@ def load_service_config(path: Path) -> ServiceConfig:
         workers=bool(service.get("workers", True)),
         privacy=_privacy(base, data.get("privacy", {})),
         access=access_policy(base, data.get("access", {})),
+        limits=Limits.from_table(data.get("limits", {})),
     )

@@ -25,6 +25,7 @@ from gateway.privacy import Pseudonyms, install_log_redaction
 from gateway.security.keys import load_identity
 from gateway.service.app import Service, make_app
 from gateway.service.config import ServerTls, ServiceConfig
+from gateway.service.limits import ConnectionGuard, GuardedSite
 from gateway.xml.validate import XmlValidator
 
 log = logging.getLogger("labgw.service")
@@ -108,12 +109,15 @@ async def start_service(config: ServiceConfig, clock: Clock | None = None) -> Ru
         sorted(config.endpoints),
         pseudonyms,
         config.access,
+        config.limits,
         worker,
     )
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
+    assert runner.server is not None  # set up above
+    service.guard = ConnectionGuard(runner.server, config.limits)
     context = server_ssl(config.tls) if config.tls else None
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=context)
+    site = GuardedSite(runner, service.guard, config.host, config.port, context)
     await site.start()
     host, port = runner.addresses[0][:2]
     url = f"{'https' if context else 'http'}://{host}:{port}"
