@@ -14,7 +14,6 @@ from gateway.security.keys import SigningIdentity
 from gateway.security.trust import TrustStore
 from tests.pki_fixture import pki_session
 from tests.records import record, translate
-from tests.test_dgws import CASES
 
 __all__ = ["pki_session"]  # the session fixture `pki`
 
@@ -43,22 +42,3 @@ def test_signer_certificates(leaf: object, pki: TestPki, trust: TrustStore, payl
     else:
         assert entry.expect in rules, [str(i) for i in result.issues]
         assert result.envelope is None
-
-
-SIGNED_CASES = [c for c in CASES["cases"] if "signer" in c]
-
-
-@pytest.mark.parametrize("case", SIGNED_CASES, ids=[c["id"] for c in SIGNED_CASES])
-def test_attack_corpus_certificate_cases(
-    case: dict[str, object], pki: TestPki, trust: TrustStore, payload: bytes
-) -> None:
-    entry = pki[str(case["signer"])]
-    signer = Signer.of(
-        SigningIdentity(entry.private_key, (entry.certificate, *entry.chain), entry.name)
-    )
-    now = datetime.now(UTC)
-    envelope = build_envelope(payload, make_id_card(signer, now), signer, "m", now)
-    result = verify_envelope(envelope, now=now, trust=trust)
-    assert [i.rule for i in result.issues if i.blocking] == case["expect"], [
-        str(i) for i in result.issues
-    ]

@@ -20,6 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.conformance.jws_mutations import (
+    b64url,
+    b64url_decode,
+    signature_parts,
+    signing_input,
+    with_signature,
+)
 from gateway.errors import ConfigError, InvalidMessageError, UsageError
 from gateway.fhir_message.json_text import dumps
 from gateway.issues import Issue
@@ -72,48 +79,6 @@ def refused(result: VerifiedBundle | tuple[Issue, ...]) -> list[str]:
     assert isinstance(result, tuple), "expected a refusal, the bundle verified"
     assert result and all(issue.blocking for issue in result)
     return [issue.rule for issue in result]
-
-
-def signature_parts(signed: bytes) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """The Signature element, the decoded JWS header and the JWS signature part."""
-    element = json.loads(signed)["signature"]
-    header, payload, signature = base64.b64decode(element["data"]).decode().split(".")
-    assert payload == ""
-    return element, json.loads(_b64url_decode(header)), signature
-
-
-def with_signature(
-    signed: bytes,
-    header: dict[str, Any] | None = None,
-    signature: bytes | None = None,
-    payload: str = "",
-    **element_changes: Any,
-) -> bytes:
-    """`signed` with its Signature element rebuilt: another header, signature or field."""
-    element = json.loads(signed)["signature"]
-    old_header, _, old_signature = base64.b64decode(element["data"]).decode().split(".")
-    encoded_header = _b64url(json.dumps(header).encode()) if header is not None else old_header
-    encoded_signature = _b64url(signature) if signature is not None else old_signature
-    compact = f"{encoded_header}.{payload}.{encoded_signature}"
-    element = {**element, "data": base64.b64encode(compact.encode()).decode(), **element_changes}
-    text = json_members.remove(signed.decode(), "signature")
-    return json_members.append(text, "signature", dumps(element)).encode()
-
-
-def signing_input(signed: bytes, header: dict[str, Any]) -> bytes:
-    """What a forger would sign: the header they chose and the Bundle's canonical form."""
-    bundle = canonical_json.loads(signed)
-    del bundle["signature"]
-    payload = canonical_json.canonicalize(bundle)
-    return f"{_b64url(json.dumps(header).encode())}.{_b64url(payload)}".encode()
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 # Round trips
@@ -175,7 +140,7 @@ def test_the_signature_element_is_an_r4_signature_with_a_detached_jws(
         pki[EC].certificate,
         *pki[EC].chain,
     ]
-    assert len(_b64url_decode(signature)) == 64  # ES256: r‖s, not DER
+    assert len(b64url_decode(signature)) == 64  # ES256: r‖s, not DER
 
 
 def test_signing_a_signed_bundle_replaces_its_signature(
@@ -344,7 +309,7 @@ def test_a_bad_header_is_refused(
 
 
 def test_an_attached_payload_is_refused(trust: TrustStore, signed_rsa: bytes) -> None:
-    attached = with_signature(signed_rsa, payload=_b64url(b'{"resourceType":"Bundle"}'))
+    attached = with_signature(signed_rsa, payload=b64url(b'{"resourceType":"Bundle"}'))
     assert refused(verify_bundle(attached, trust)) == ["JWS-FORMAT"]
 
 

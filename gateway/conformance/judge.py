@@ -20,6 +20,11 @@ from gateway.xml.safe import parse_untrusted
 
 
 def judge(suite: Suite, case: Case, seen: Observation) -> list[str]:
+    if seen.live:
+        wanted = case.live["receipt"]
+        if seen.outcome == wanted:
+            return []
+        return [f"expected the receiver to answer {wanted}, it answered {seen.outcome}"]
     expect = case.expect
     problems: list[str] = []
     valid = not seen.blocking and seen.outcome not in ("rejected",)
@@ -86,7 +91,9 @@ def _assertions(
             problems.append(f"{assertion['path']}: cannot evaluate: {exc}")
             continue
         if found != _normal(assertion["equals"]):
-            problems.append(f"{assertion['path']}: expected {assertion['equals']!r}, found {found!r}")
+            problems.append(
+                f"{assertion['path']}: expected {assertion['equals']!r}, found {found!r}"
+            )
     return problems
 
 

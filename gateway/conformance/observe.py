@@ -13,9 +13,9 @@ from functools import cached_property
 from pathlib import Path
 
 from gateway.clock import FixedClock, SequentialIds
+from gateway.config import default_config
 from gateway.conformance.result import Observation
 from gateway.conformance.suite import Case, Suite
-from gateway.config import default_config
 from gateway.intake import read_records
 from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Translator
@@ -78,7 +78,9 @@ def observe_self(suite: Suite, case: Case, validators: Validators) -> Observatio
         return validators.check_message(case.message.read_bytes(), case.message.name)
     if case.receipt is not None:
         return _receipt(case.receipt.read_bytes(), case.receipt.name)
-    raise ValueError(f"{case.full_id}: the {suite.kind} kind observes transport cases elsewhere")
+    raise ValueError(
+        f"{case.full_id}: transport cases are observed by gateway.conformance.transport"
+    )
 
 
 def observe_folder(suite: Suite, case: Case, folder: Path, validators: Validators) -> Observation:

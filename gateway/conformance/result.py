@@ -31,6 +31,7 @@ class Observation:
     # What was produced or received, by file name; the first is what assertions look at.
     outputs: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    live: bool = False  # from a receiver under test: judged by the case's `live` expectation
 
     @property
     def output(self) -> bytes | None:

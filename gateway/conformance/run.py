@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.conformance.judge import judge
+from gateway.conformance.observe import Validators, observe_folder, observe_self
 from gateway.conformance.result import CaseResult, Observation, Status
 from gateway.conformance.suite import Case, Suite
-from gateway.conformance.observe import Validators, observe_folder, observe_self
+from gateway.pki import TestPki
+
+if TYPE_CHECKING:
+    from gateway.conformance.transport import Kit
 
 
 class NotApplicable(Exception):
@@ -22,7 +27,8 @@ class NotApplicable(Exception):
 
 
 class Target(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def observe(self, suite: Suite, case: Case) -> Observation: ...
 
@@ -33,12 +39,19 @@ class SelfTarget:
 
     name: str = "self"
     validators: Validators = field(default_factory=Validators)
+    pki: TestPki | None = None  # transport cases: signed with it; made on first need if None
+
+    @cached_property
+    def kit(self) -> Kit:
+        from gateway.conformance import transport
+
+        return transport.pki_kit(self.pki or transport.own_pki())
 
     def observe(self, suite: Suite, case: Case) -> Observation:
         if suite.kind in ("dgws", "jws"):
             from gateway.conformance.transport import observe_transport
 
-            return observe_transport(suite, case)
+            return observe_transport(suite, case, self.kit, self.validators)
         return observe_self(suite, case, self.validators)
 
 

@@ -71,6 +71,7 @@ class Suite:
     format: str | None  # translate: xml or fhir
     namespaces: dict[str, str]
     cases: tuple[Case, ...]
+    payload: Path | None = None  # transport: the records whose message every case signs
 
     def select(self, patterns: tuple[str, ...]) -> tuple[Case, ...]:
         """Cases whose id, `suite::id` or title matches any -k pattern (glob or substring)."""
@@ -117,7 +118,9 @@ def load_suite(name: str, root: Path | None = None) -> Suite:
     cases = tuple(_case(name, folder, entry) for entry in data["cases"])
     ids = [case.id for case in cases]
     if len(set(ids)) != len(ids):
-        raise ConfigError(f"{path}: case ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+        raise ConfigError(
+            f"{path}: case ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}"
+        )
     for case in cases:
         for file in case.inputs:
             if not file.is_file():
@@ -133,6 +136,7 @@ def load_suite(name: str, root: Path | None = None) -> Suite:
         data.get("format"),
         data.get("namespaces", {}),
         cases,
+        folder / data["payload"] if "payload" in data else None,
     )
 
 
@@ -162,5 +166,7 @@ def load_suites(names: tuple[str, ...], root: Path | None = None) -> list[Suite]
     wanted = list(SUITES) if not names or "all" in names else list(names)
     unknown = [n for n in wanted if n not in SUITES]
     if unknown:
-        raise ConfigError(f"no conformance suite {', '.join(unknown)}; there are {', '.join(SUITES)}")
+        raise ConfigError(
+            f"no conformance suite {', '.join(unknown)}; there are {', '.join(SUITES)}"
+        )
     return [load_suite(name, root) for name in wanted]

@@ -1,13 +1,14 @@
 """The named mutations of conformance/transport-dgws/manifest.json, applied to signed envelopes.
 
 Each mutation takes the bytes of a freshly signed envelope and a context that can sign again, and
-returns the bytes to verify. Kept apart from the tests so the conformance runner can use them.
+returns the bytes to verify (`--target self`) or to send to a receiver under test (`URL`).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,8 +21,8 @@ from gateway.security.dgws import Signer, build_envelope, make_id_card
 from gateway.security.dgws_ns import DS, SOAP, WSSE, WSU, q
 
 # signxml signs some attack cases as an independent implementation; at DEBUG it logs the
-# canonicalised XML it signs, fixture CPR numbers included. That is the test's tool talking,
-# not labgw: keep it at INFO so the session's CPR scan (conftest.py) judges labgw's own logs.
+# canonicalised XML it signs, test-patient CPR numbers included: keep it at INFO, so no CPR
+# number reaches a log (and the test session's CPR scan judges labgw's own logs).
 logging.getLogger("signxml").setLevel(logging.INFO)
 
 
@@ -31,6 +32,7 @@ class Context:
     signer: Signer
     other: Signer  # a second identity, for a foreign ID card
     now: datetime
+    message_id: str = "msg-0001"  # the envelope's MessageID (unique per case when sent live)
 
     def envelope(
         self,
@@ -40,7 +42,7 @@ class Context:
     ) -> bytes:
         signer = signer or self.signer
         card = make_id_card(card_signer or signer, card_time or self.now)
-        return build_envelope(self.payload, card, signer, "msg-0001", self.now)
+        return build_envelope(self.payload, card, signer, self.message_id, self.now)
 
 
 def _tree(data: bytes) -> etree._Element:
@@ -64,7 +66,7 @@ def _envelope_signature(root: etree._Element) -> etree._Element:
 
 
 def _resign(
-    ctx: Context, references: list[str], algorithm: str | None = None, key: object = None
+    ctx: Context, references: list[str], algorithm: str | None = None, key: bytes | None = None
 ) -> bytes:
     root = _tree(ctx.envelope())
     security = _security(root)
@@ -132,8 +134,16 @@ def no_certificate(ctx: Context, data: bytes) -> bytes:
     root = _tree(data)
     key_info = _envelope_signature(root).find(q(DS, "KeyInfo"))
     assert key_info is not None
-    key_info.getparent().remove(key_info)  # type: ignore[union-attr]
+    key_info.getparent().remove(key_info)
     return _bytes(root)
+
+
+_CPR = re.compile(rb"(<CivilRegistrationNumber>\d{9})(\d)")
+
+
+def _other_digit(match: re.Match[bytes]) -> bytes:
+    """One digit of the CPR number changed: the smallest change that matters most."""
+    return match.group(1) + str((int(match.group(2)) + 1) % 10).encode()
 
 
 def _doctype(declaration: bytes, data: bytes) -> bytes:
@@ -144,13 +154,15 @@ MUTATIONS: dict[str, Callable[[Context, bytes], bytes]] = {
     "none": lambda ctx, data: data,
     "wrap-body": wrap_body,
     "second-body": second_body,
-    "tamper-body": lambda ctx, data: data.replace(b"1212778221", b"1212778222", 1),
+    "tamper-body": lambda ctx, data: _CPR.sub(_other_digit, data, count=1),
     "tamper-timestamp": lambda ctx, data: data.replace(
         b"<wsu:Created>" + ctx.now.strftime("%Y-%m-%d").encode(),
         b"<wsu:Created>" + (ctx.now - timedelta(days=1)).strftime("%Y-%m-%d").encode(),
         1,
     ),
-    "tamper-header": lambda ctx, data: data.replace(b"msg-0001", b"msg-0002", 1),
+    "tamper-header": lambda ctx, data: data.replace(
+        ctx.message_id.encode(), ctx.message_id.encode() + b"x", 1
+    ),
     "duplicate-id": duplicate_id,
     "two-references": lambda ctx, data: _resign(ctx, ["#body", "#ts"]),
     "signature-in-body": signature_in_body,
@@ -176,10 +188,17 @@ MUTATIONS: dict[str, Callable[[Context, bytes], bytes]] = {
         ctx.payload,
         make_id_card(ctx.signer, ctx.now),
         ctx.signer,
-        "msg-0001",
+        ctx.message_id,
         ctx.now - timedelta(minutes=30),
     ),
     "pretty-print": lambda ctx, data: etree.tostring(_tree(data), pretty_print=True),
     "foreign-card": lambda ctx, data: ctx.envelope(card_signer=ctx.other),
     "expired-card": lambda ctx, data: ctx.envelope(card_time=ctx.now - timedelta(days=2)),
+    # Signed as it is, but not a valid letter: the receiver answers a negative receipt.
+    "invalid-payload": lambda ctx, data: replace(
+        ctx,
+        payload=ctx.payload.replace(
+            b"<ReportStatusCode>komplet_svar<", b"<ReportStatusCode>bogus<", 1
+        ),
+    ).envelope(),
 }
