@@ -43,7 +43,7 @@ demo: install
 	$(BIN)/labgw validate build/demo-fhir/messages
 	@echo "== a test PKI, then one letter signed in a DGWS envelope and verified =="
 	$(BIN)/labgw certs init build/pki
-	$(BIN)/labgw sign $$(ls build/demo/messages/lsp-*.xml | head -1) --cert build/pki/practice-platform.p12 --password Test1234 -o build/demo/signed-envelope.xml
+	LABGW_PKCS12_PASSWORD=Test1234 $(BIN)/labgw sign $$(ls build/demo/messages/lsp-*.xml | head -1) --cert build/pki/practice-platform.p12 -o build/demo/signed-envelope.xml
 	$(BIN)/labgw verify build/demo/signed-envelope.xml --trust build/pki/trust.pem --crl build/pki/crl.pem
 	@echo "== what a Health Hub extract holds and what would be shared =="
 	$(BIN)/labgw analyze examples/records/healthhub-extract.csv --html build/demo/analysis.html

@@ -22,7 +22,7 @@ from gateway.analyze import analyze_files
 from gateway.analyze.html import render_html
 from gateway.analyze.sample import generate
 from gateway.analyze.text import text_summary
-from gateway.cli_sign import sign, verify
+from gateway.cli_sign import password_file_option, read_password, sign, verify
 from gateway.clock import Clock, FixedClock, IdFactory, RandomIds, SequentialIds, SystemClock
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.equivalence import compare_translations
@@ -403,9 +403,6 @@ def _make_sample(rows: int, seed: int, truth_out: Path | None) -> None:
         truth_out.write_text(json.dumps(truth.to_dict(), indent=2) + "\n", "utf-8")
 
 
-PASSWORD_ENV = "LABGW_PKCS12_PASSWORD"
-
-
 @main.group()
 def certs() -> None:
     """Certificates: make an OCES3-shaped test PKI; show a certificate and when it expires."""
@@ -413,19 +410,17 @@ def certs() -> None:
 
 @certs.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--password",
-    default=DEFAULT_PASSWORD,
-    show_default=True,
-    envvar=PASSWORD_ENV,
-    help=f"Password of every .p12 file (or ${PASSWORD_ENV}).",
-)
-def certs_init(directory: Path, password: str) -> None:
+@password_file_option(f"every .p12 file (default {DEFAULT_PASSWORD})")
+def certs_init(directory: Path, password_file: Path | None) -> None:
     """Make a test PKI in DIRECTORY (new or empty): root and issuing CA, organisation
     certificates (good, EC, expired, not yet valid, revoked, wrong key usage, untrusted), a CRL,
-    trust.pem and the manifest pki.json. For tests and demos only: keys are not encrypted in PEM.
+    trust.pem and the manifest pki.json. For tests and demos only: keys are not encrypted in PEM
+    (they are written mode 0600).
     """
-    pki = build_test_pki(directory, SystemClock().now(), password)
+    password = read_password(password_file)
+    pki = build_test_pki(
+        directory, SystemClock().now(), DEFAULT_PASSWORD if password is None else password
+    )
     for entry in pki.entries.values():
         files = (entry.cert_path, entry.key_path, entry.p12_path)
         names = " ".join(path.name for path in files if path is not None)
@@ -445,20 +440,15 @@ def certs_init(directory: Path, password: str) -> None:
     show_default=True,
     help="Warn (exit 1) when a certificate expires within this many days.",
 )
-@click.option(
-    "--password",
-    default=DEFAULT_PASSWORD,
-    show_default=True,
-    envvar=PASSWORD_ENV,
-    help=f"Password of a .p12 file (or ${PASSWORD_ENV}).",
-)
+@password_file_option(f"a .p12 file (default {DEFAULT_PASSWORD})")
 @click.option("--now", help="Judge expiry at this ISO 8601 time instead of the clock.")
-def certs_show(file: Path, warn_days: int, password: str, now: str | None) -> None:
+def certs_show(file: Path, warn_days: int, password_file: Path | None, now: str | None) -> None:
     """Show the certificates in FILE (PEM, DER or PKCS#12): subject, issuer, key, validity and
     days to expiry. Exit 1 when one is expired, not yet valid or expires within --warn-days.
     """
     at = _clock_and_ids(now)[0].now()
-    certificates = load_certificates(file, password)
+    password = read_password(password_file)
+    certificates = load_certificates(file, DEFAULT_PASSWORD if password is None else password)
     if not certificates:
         raise InputError(f"{file}: no certificate")
     findings: list[Issue] = []

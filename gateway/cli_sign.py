@@ -2,17 +2,22 @@
 
 The profile follows the file: XML payloads travel in a DGWS envelope, FHIR Bundles carry a JWS
 (DESIGN §6). Keys and certificates load once per process (`gateway.security.keys`); the trust
-store is pinned by the operator (`--trust`, `--crl`). Exit codes: 0 signed / verified, 1 refused,
-2 usage or I/O.
+store is pinned by the operator (`--trust`, `--crl`). A key's password comes from a file
+(`--password-file`) or `$LABGW_PKCS12_PASSWORD`, never from the command line, where every user's
+process listing and the shell's history would show it. Exit codes: 0 signed / verified,
+1 refused, 2 usage or I/O.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -25,6 +30,33 @@ from gateway.security.dgws_verify import VerifyPolicy, verify_envelope
 from gateway.security.jws import VerifiedBundle, sign_bundle, verify_bundle
 from gateway.security.keys import load_identity
 from gateway.security.trust import TrustStore
+
+F = TypeVar("F", bound=Callable[..., object])
+PASSWORD_ENV = "LABGW_PKCS12_PASSWORD"
+
+
+def password_file_option(what: str) -> Callable[[F], F]:
+    """`--password-file`: the password of `what`, from a file (or `$LABGW_PKCS12_PASSWORD`)."""
+    return click.option(
+        "--password-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"File holding the password of {what} (or ${PASSWORD_ENV}).",
+    )
+
+
+def read_password(file: Path | None) -> str | None:
+    """The password from `file` (surrounding whitespace stripped), else from the environment;
+    None when neither gives one.
+
+    Raises:
+        InputError: the file cannot be read.
+    """
+    if file is None:
+        return os.environ.get(PASSWORD_ENV)
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from exc
 
 
 def _read(path: Path) -> bytes:
@@ -65,7 +97,7 @@ def _moment(text: str | None) -> datetime:
     type=click.Path(path_type=Path),
     help="PEM private key, when it is not in --cert.",
 )
-@click.option("--password", envvar="LABGW_PKCS12_PASSWORD", help="PKCS#12 or key password.")
+@password_file_option("the PKCS#12 file or the key")
 @click.option(
     "--profile",
     type=click.Choice(["dgws", "fhir"]),
@@ -79,7 +111,7 @@ def sign(
     file: Path,
     cert: Path,
     key: Path | None,
-    password: str | None,
+    password_file: Path | None,
     profile: str | None,
     message_id: str | None,
     sha1: bool,
@@ -88,7 +120,7 @@ def sign(
 ) -> None:
     """Sign a MedCom message: DGWS envelope (XML) or Bundle.signature JWS (FHIR)."""
     data = _read(file)
-    identity = load_identity(cert, key, password)
+    identity = load_identity(cert, key, read_password(password_file))
     moment = _moment(now)
     profile = profile or ("fhir" if _is_json(data) else "dgws")
     if profile == "fhir":

@@ -22,7 +22,10 @@ def runner() -> CliRunner:
 
 def test_init_builds_the_pki_and_prints_what_it_wrote(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "pki"
-    result = runner.invoke(main, ["certs", "init", str(out), "--password", "cli-pw"])
+    password = tmp_path / "password"
+    password.touch(mode=0o600)
+    password.write_text("cli-pw\n", encoding="utf-8")
+    result = runner.invoke(main, ["certs", "init", str(out), "--password-file", str(password)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "pki.json").read_text("utf-8"))
     for item in manifest["certificates"]:
@@ -32,6 +35,8 @@ def test_init_builds_the_pki_and_prints_what_it_wrote(runner: CliRunner, tmp_pat
     assert {spec.name for spec in LEAVES} <= {item["name"] for item in manifest["certificates"]}
     key, cert, _ = pkcs12.load_key_and_certificates((out / "lsp.p12").read_bytes(), b"cli-pw")
     assert key is not None and cert is not None
+    secrets = [path for path in out.iterdir() if path.name.endswith((".key.pem", ".p12"))]
+    assert secrets and all(path.stat().st_mode & 0o077 == 0 for path in secrets)  # owner only
 
 
 def test_init_refuses_a_folder_that_is_not_empty(runner: CliRunner, tmp_path: Path) -> None:
@@ -59,9 +64,14 @@ def test_show_prints_subject_issuer_key_validity_and_days_left(
     assert "[2/2]" in result.output  # the issuing CA that travels with it
 
 
-def test_show_reads_pkcs12_with_the_password(runner: CliRunner, pki: TestPki) -> None:
+def test_show_reads_pkcs12_with_the_password(
+    runner: CliRunner, pki: TestPki, tmp_path: Path
+) -> None:
     entry = pki["practice-platform-ec"]
-    args = ["certs", "show", str(entry.p12_path), "--password", PASSWORD]
+    password = tmp_path / "password"
+    password.touch(mode=0o600)
+    password.write_text(PASSWORD, encoding="utf-8")
+    args = ["certs", "show", str(entry.p12_path), "--password-file", str(password)]
     result = runner.invoke(main, [*args, "--now", pki.created.isoformat()])
     assert result.exit_code == 0, result.output
     assert "key:        EC secp256r1" in result.output
@@ -127,7 +137,10 @@ def test_unreadable_input_exits_2(
         junk.write_bytes(b"\x00not a certificate")
         args = [str(junk)]
     else:
-        args = [str(pki["lsp"].p12_path), "--password", "wrong"]
+        wrong = tmp_path / "wrong"
+        wrong.touch(mode=0o600)
+        wrong.write_text("wrong", encoding="utf-8")
+        args = [str(pki["lsp"].p12_path), "--password-file", str(wrong)]
     result = runner.invoke(main, ["certs", "show", *args])
     assert result.exit_code == 2
     assert result.output.startswith("labgw: ")

@@ -30,6 +30,13 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _password_file(folder: Path) -> Path:
+    path = folder / "p12-password"
+    path.touch(mode=0o600)
+    path.write_text(PASSWORD + "\n", encoding="utf-8")
+    return path
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output
@@ -44,8 +51,8 @@ def test_dgws_sign_then_verify(pki: TestPki, letter: Path, tmp_path: Path) -> No
         "dgws",
         "--cert",
         str(pki["practice-platform"].p12_path),
-        "--password",
-        PASSWORD,
+        "--password-file",
+        str(_password_file(tmp_path)),
         "-o",
         str(out),
     )
@@ -89,17 +96,13 @@ def test_revoked_signer_is_refused_with_the_crl(pki: TestPki, letter: Path, tmp_
     assert rules == ["TRUST-REVOKED"]
 
 
-def test_fhir_sign_then_verify(pki: TestPki, bundle: Path, tmp_path: Path) -> None:
+def test_fhir_sign_then_verify(
+    pki: TestPki, bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "signed.json"
+    monkeypatch.setenv("LABGW_PKCS12_PASSWORD", PASSWORD)
     code, output = run(
-        "sign",
-        str(bundle),
-        "--cert",
-        str(pki["practice-platform-ec"].p12_path),
-        "--password",
-        PASSWORD,
-        "-o",
-        str(out),
+        "sign", str(bundle), "--cert", str(pki["practice-platform-ec"].p12_path), "-o", str(out)
     )
     assert code == 0 and "(fhir)" in output, output
     assert json.loads(out.read_bytes())["signature"]["sigFormat"] == "application/jose"
