@@ -31,7 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.delivery.seal import Sealer
-from gateway.demo import client_ssl, receiver_config, service_toml, wait_serving
+from gateway.demo import client_ssl, privacy_key, receiver_config, service_toml, wait_serving
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.open import open_store
 from gateway.outbox.states import State
 from gateway.outbox.store import OutboxStore
@@ -102,12 +103,13 @@ async def one_run(
     url = f"https://127.0.0.1:{port}"
     endpoints = {r.config.role.value: r.url for r in receivers}
     config = work / "labgw.toml"
-    config.write_text(service_toml(pki, port, store, endpoints), encoding="utf-8")
+    key = privacy_key(work)
+    config.write_text(service_toml(pki, port, store, endpoints, key), encoding="utf-8")
     log = (work / "gateway.log").open("ab")
     gateway = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", "--config", str(config), stdout=log, stderr=log
     )
-    outbox = open_store(store)
+    outbox = open_store(store, BodyCipher(key.read_bytes().strip()))
     try:
         connector = aiohttp.TCPConnector(ssl=client_ssl(pki))
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -234,7 +236,7 @@ async def main() -> None:
             results = []
             for run in range(options.runs):
                 work = Path(tmp) / f"{kind}-{run}"
-                work.mkdir()
+                work.mkdir(mode=0o700)  # it holds the stores
                 if kind == "sqlite":
                     store = f"sqlite:///{work / 'outbox.db'}"
                 else:

@@ -32,10 +32,13 @@ from gateway.audit import (
 )
 from gateway.clock import SystemClock
 from gateway.errors import ExitCode
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, InvalidTransition, State
 from gateway.outbox.store import OutboxStore
 from gateway.privacy import Pseudonyms, install_log_redaction, redact
+from gateway.security.permissions import check_secret_files
+from gateway.service import keyfiles
 from gateway.service.config import ServiceConfig, load_service_config
 from gateway.service.run import start_service
 from gateway.signals import until_signalled
@@ -57,6 +60,7 @@ def serve(config_path: Path, port: int | None) -> None:
     """Run the HTTP API and the delivery workers until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     install_log_redaction()
+    check_secret_files(keyfiles.named_in(config_path))  # before the file's secrets are read
     config = load_service_config(config_path)
     if port is not None:
         config = replace(config, port=port)
@@ -73,7 +77,7 @@ def serve(config_path: Path, port: int | None) -> None:
 
 
 def _with_store(config: ServiceConfig, work: Callable[[OutboxStore], Awaitable[T]]) -> T:
-    store = open_store(config.store)
+    store = open_store(config.store, BodyCipher(config.privacy.require()))
 
     async def run() -> T:
         await store.setup()
@@ -189,7 +193,7 @@ def history(config_path: Path, record_id: str, as_json: bool) -> None:
     configuration.
     """
     config = load_service_config(config_path)
-    pseudonyms = Pseudonyms.load(config.privacy)
+    pseudonyms = Pseudonyms(config.privacy.require())
     found = _with_store(config, lambda store: record_history(store, record_id, pseudonyms))
     if found is None:
         click.echo(f"labgw: no record {redact(record_id)}", err=True)

@@ -5,11 +5,15 @@ loopback with TLS both ways and real signatures; the example records are POSTed 
 as a practice system would, and the demo waits until every message has its receipt. It prints
 one line per destination and stops everything it started. Exit 0 only when every message was
 acknowledged.
+
+Its working folder is private (mode 0700: the stores in it hold CPR numbers in their message
+payloads), and its `privacy.key` (mode 0600) encrypts the outbox's record bodies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import ssl
 import time
@@ -145,6 +149,19 @@ def demo_access() -> AccessPolicy:
     return access_policy(Path("."), tomllib.loads(DEMO_ACCESS_TOML)["access"])
 
 
+def privacy_key(workdir: Path) -> Path:
+    """`workdir/privacy.key`, made once (mode 0600, 32 random bytes in hex): the `[privacy]` key
+    of every gateway, `labgw outbox` and `labgw history` run on the outbox in `workdir`."""
+    path = workdir / "privacy.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(32))
+    return path
+
+
 def service_config(
     pki: TestPki,
     workdir: Path,
@@ -154,7 +171,8 @@ def service_config(
     retry: RetryPolicy | None = None,
     access: AccessPolicy | None = None,
 ) -> ServiceConfig:
-    """The gateway as the demo and the end-to-end tests run it: test PKI, loopback receivers."""
+    """The gateway as the demo and the end-to-end tests run it: test PKI, loopback receivers,
+    the outbox and its privacy key in `workdir`."""
     settings = settings or default_config()
     destinations = {d: replace(r, endpoint=endpoints[d]) for d, r in settings.destinations.items()}
     tls = pki["practice-platform-tls"]
@@ -177,6 +195,7 @@ def service_config(
             lease=timedelta(seconds=30),
         ),
         access=access or demo_access(),
+        privacy=KeySource(privacy_key(workdir)),
     )
 
 
@@ -185,7 +204,7 @@ def service_toml(
     port: int,
     store: str,
     endpoints: dict[str, str],
-    privacy_key: Path | None = None,
+    key: Path,
     **retry: float,
 ) -> str:
     """A `labgw serve` configuration file for the test PKI (what the crash test and the delivery
@@ -216,7 +235,7 @@ lsp = "{endpoints["lsp"]}"
 miba = "{endpoints["miba"]}"
 """
         + DEMO_ACCESS_TOML
-        + (f'[privacy]\nkey_file = "{privacy_key}"\n' if privacy_key else "")
+        + f'[privacy]\nkey_file = "{key}"\n'
     )
 
 
@@ -257,7 +276,7 @@ async def run_demo(
     workdir: Path, records: Sequence[Path], timeout: float = 120.0
 ) -> tuple[list[DestinationTally], list[tuple[Path, int, dict[str, object]]]]:
     workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     pki = build_test_pki(workdir / "pki", datetime.now(UTC))
     receivers: list[RunningReceiver] = []
     running: RunningService | None = None
@@ -266,15 +285,12 @@ async def run_demo(
             config = receiver_config(pki, role, workdir, client_cert_required=True)
             receivers.append(await start_receiver(config))
         endpoints = {r.config.role: r.url for r in receivers}
-        key = workdir / "privacy.key"  # the demo's pseudonym key: same for service and history
-        key.write_text(secrets.token_hex(32), encoding="utf-8")
-        key.chmod(0o600)
-        gateway = replace(service_config(pki, workdir, endpoints), privacy=KeySource(key))
+        gateway = service_config(pki, workdir, endpoints)
         running = await start_service(gateway)
         # The same settings as a file, so `labgw outbox` and `labgw history` can look afterwards.
         named = {role.value: url for role, url in endpoints.items()}
         port = int(running.url.rsplit(":", 1)[1])
-        toml = service_toml(pki, port, gateway.store, named, privacy_key=key)
+        toml = service_toml(pki, port, gateway.store, named, privacy_key(workdir))
         (workdir / "labgw.toml").write_text(toml, encoding="utf-8")
         answers = await post_files(running.url, records, client_ssl(pki))
         tallies = await wait_until_settled(running, timeout)

@@ -12,10 +12,12 @@ it may carry one back out. Two tools:
   `install_log_redaction()` passes every log record of the process through it.
 - `Pseudonyms.patient(identifier)`: where a patient must be named (the audit trail), a keyed
   hash, `pt:` and 16 hex digits. The CPR space is small (about 3.7e8 date-shaped numbers), so an
-  unkeyed hash would be reversed by trying them all; the HMAC key is what protects it and comes
-  from a file or the environment (`[privacy]` in the service's TOML), never from the command
-  line. Without one, a random key for this process only, and a warning: pseudonyms then differ
-  between processes and restarts.
+  unkeyed hash would be reversed by trying them all; the HMAC key is what protects it.
+
+The privacy key comes from a file or the environment (`[privacy]` in the service's TOML), never
+from the command line, and is required: it keys the pseudonyms and encrypts the record bodies
+in the outbox (`gateway.outbox.cipher`). Each use gets its own key derived from it
+(`derive_key`, HKDF-SHA256 with the use as `info`), so no two uses ever share key material.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ import hmac
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-log = logging.getLogger("labgw.privacy")
+from gateway.errors import ConfigError
 
 PLACEHOLDER = "[CPR]"
 MIN_KEY_BYTES = 16
@@ -134,8 +136,8 @@ def install_log_redaction() -> None:
 
 @dataclass(frozen=True, slots=True)
 class KeySource:
-    """Where the pseudonym key is read: a file (its bytes, surrounding whitespace stripped) or
-    an environment variable. Neither: a random key for this process."""
+    """Where the privacy key is read: a file (its bytes, surrounding whitespace stripped) or
+    an environment variable."""
 
     file: Path | None = None
     env: str | None = None
@@ -166,27 +168,38 @@ class KeySource:
             raise ConfigError(f"{where}: the key must be at least {MIN_KEY_BYTES} bytes")
         return key
 
+    def require(self) -> bytes:
+        """The key; there is no running without one (a random key would leave the outbox's
+        record bodies unreadable after a restart, and clear ones are not kept).
+
+        Raises:
+            ConfigError: as `read`, or no key is configured.
+        """
+        key = self.read()
+        if key is None:
+            raise ConfigError(
+                "[privacy] key_file or key_env is required: the key encrypts the outbox's record"
+                " bodies and keys patient pseudonyms (make one: openssl rand -hex 32 >"
+                " privacy.key; chmod 600 privacy.key)"
+            )
+        return key
+
+
+def derive_key(key: bytes, use: str) -> bytes:
+    """A 256-bit key for one use of the privacy key (HKDF-SHA256, `use` as info): knowing one
+    derived key tells nothing of the privacy key or of another use's key."""
+    return HKDF(hashes.SHA256(), 32, None, f"labgw {use}".encode()).derive(key)
+
 
 class Pseudonyms:
     """Stable, keyed pseudonyms for patient identifiers: the same identifier and key give the
     same pseudonym, another key another one, and without the key none can be traced back."""
 
     def __init__(self, key: bytes) -> None:
+        """`key`: the privacy key; the pseudonyms' own key is derived from it."""
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"a pseudonym key has at least {MIN_KEY_BYTES} bytes")
-        self._key = key
-
-    @classmethod
-    def load(cls, source: KeySource) -> Pseudonyms:
-        """The configured key, or a random one for this process (with a warning)."""
-        key = source.read()
-        if key is None:
-            log.warning(
-                "no [privacy] key_file or key_env: patient pseudonyms use a random key and "
-                "change with every process"
-            )
-            key = secrets.token_bytes(32)
-        return cls(key)
+        self._key = derive_key(key, "patient pseudonyms v1")
 
     def patient(self, identifier: str) -> str:
         """`pt:` and 16 hex digits for a CPR number (with or without its dash) or a replacement

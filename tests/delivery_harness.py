@@ -149,7 +149,7 @@ async def start_chain(
     With async receipts the receivers need the gateway's URL before it exists: the gateway gets
     a fixed free port, chosen first.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the stores refuse a public folder
     port = _free_port() if receipts is ReceiptMode.ASYNC else 0
     receivers: dict[Destination, RunningReceiver] = {}
     for role in (Destination.LSP, Destination.MIBA):

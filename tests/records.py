@@ -1,4 +1,5 @@
-"""Building blocks for tests: a valid LPS record and a translator with a fixed clock."""
+"""Building blocks for tests: a valid LPS record, a translator with a fixed clock, the outbox's
+test key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import copy
 import json
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -15,11 +17,23 @@ from gateway.config import default_config
 from gateway.fhir.validate import FhirValidator
 from gateway.intake import IntakeBatch, read_records
 from gateway.mapping.tables import default_mappings
+from gateway.outbox.cipher import BodyCipher
 from gateway.pipeline import Translation, Translator
 from gateway.xml.validate import XmlValidator
 from tests.conftest import REFERENCE
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
+PRIVACY_KEY = b"labgw test privacy key: not a secret"
+CIPHER = BodyCipher(PRIVACY_KEY)  # what the tests' outboxes seal record bodies with
+
+
+def privacy_key_file(folder: Path) -> Path:
+    """`PRIVACY_KEY` in `folder/privacy.key`, mode 0600 as a service demands of a key file."""
+    path = folder / "privacy.key"
+    path.touch(mode=0o600)
+    path.write_bytes(PRIVACY_KEY)
+    return path
+
 
 BASE: dict[str, Any] = {
     "recordId": "XMO-7f3a9c21",

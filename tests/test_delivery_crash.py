@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.demo import client_ssl, service_toml, wait_serving
+from gateway.demo import client_ssl, privacy_key, service_toml, wait_serving
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
@@ -47,12 +48,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _config(pki: TestPki, tmp_path: Path, port: int, store: str, endpoints: dict[str, str]) -> Path:
     text = service_toml(
-        pki, port, store, endpoints,
+        pki, port, store, endpoints, privacy_key(tmp_path),
         base_delay_seconds=0.05, max_delay_seconds=0.5, max_attempts=1000, lease_seconds=3,
     )  # fmt: skip
     path = tmp_path / "labgw.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _cipher(tmp_path: Path) -> BodyCipher:
+    """The gateway's own: keyed by the privacy key its configuration names."""
+    return BodyCipher(privacy_key(tmp_path).read_bytes().strip())
 
 
 async def _start(config: Path, log: Any) -> asyncio.subprocess.Process:
@@ -108,7 +114,7 @@ def test_sigkill_while_delivering_loses_nothing(
                     answered.append(await _post_until_answered(session, url, body))
 
             posting = asyncio.create_task(post_all())
-            store = open_store(store_url)
+            store = open_store(store_url, _cipher(tmp_path))
             try:
                 while kills < KILLS:
                     await wait_serving(session, url)  # then kill it at a random moment of its work
@@ -147,7 +153,7 @@ def test_sigkill_while_delivering_loses_nothing(
                         received[row["message_id"]] = received.get(row["message_id"], 0) + 1
         for receiver in receivers.values():
             await receiver.stop()
-        store = open_store(store_url)
+        store = open_store(store_url, _cipher(tmp_path))
         await store.setup()
         try:
             every = {m.message_id for m in await store.messages(limit=RECORDS * 2)}

@@ -23,7 +23,7 @@ from gateway.outbox.sqlite import SqliteStore
 from gateway.pipeline import Translator
 from gateway.routing import Destination
 from gateway.service.accept import Answer, accept_batch, digest, record_body
-from tests.records import NOW, batch_of, record, translator
+from tests.records import CIPHER, NOW, batch_of, record, translator
 
 T = TypeVar("T")
 LSP, MIBA = Destination.LSP, Destination.MIBA
@@ -56,7 +56,7 @@ class Outbox:
 
     def __init__(self, path: Path, syntax: str | None = None) -> None:
         self.runner = asyncio.Runner()
-        self.store = SqliteStore(path)
+        self.store = SqliteStore(path, CIPHER)
         self.translator: Translator = translator(syntax=syntax)
         self.runner.run(self.store.setup())
 

@@ -13,12 +13,13 @@ from gateway.cli import main
 from gateway.outbox.model import Envelope, NewMessage
 from gateway.outbox.sqlite import SqliteStore
 from gateway.outbox.states import Event, State
+from tests.records import CIPHER, privacy_key_file
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 async def _outbox(path: Path) -> None:
-    store = SqliteStore(path)
+    store = SqliteStore(path, CIPHER)
     await store.setup()
     try:
         messages = [
@@ -38,7 +39,11 @@ async def _outbox(path: Path) -> None:
 def _config(tmp_path: Path) -> Path:
     asyncio.run(_outbox(tmp_path / "outbox.db"))
     path = tmp_path / "labgw.toml"
-    path.write_text('[service]\nstore = "sqlite:///outbox.db"\n[signing]\nidentity = "k.p12"\n')
+    key = privacy_key_file(tmp_path)
+    path.write_text(
+        f'[service]\nstore = "sqlite:///outbox.db"\n[signing]\nidentity = "k.p12"\n'
+        f'[privacy]\nkey_file = "{key}"\n'
+    )
     return path
 
 
@@ -74,7 +79,7 @@ def test_requeue_takes_dead_messages_only(tmp_path: Path) -> None:
     assert "1 requeued" in result.output and "m0: acked" in result.output
 
     async def state() -> State:
-        store = SqliteStore(tmp_path / "outbox.db")
+        store = SqliteStore(tmp_path / "outbox.db", CIPHER)
         await store.setup()
         try:
             message = await store.message("m1")

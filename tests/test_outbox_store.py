@@ -33,6 +33,7 @@ from gateway.outbox.postgres import PostgresStore
 from gateway.outbox.sqlite import SqliteStore
 from gateway.outbox.states import TRANSITIONS, Event, InvalidTransition, State, diagram
 from gateway.outbox.store import OutboxStore
+from tests.records import CIPHER
 
 POSTGRES_URL = os.environ.get("LABGW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ class Harness:
 
     def twin(self) -> OutboxStore:
         """A second, independent store on the same outbox (its own connection or pool)."""
-        other = open_store(self.url)
+        other = open_store(self.url, CIPHER)
         self.run(other.setup())
         self.opened.append(other)
         return other
@@ -100,7 +101,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
         if request.param == "sqlite":
             path = tmp_path / "outbox.db"
             harness = Harness(
-                "sqlite", f"sqlite://{path}", runner, SqliteStore(path),
+                "sqlite", f"sqlite://{path}", runner, SqliteStore(path, CIPHER),
                 functools.partial(_sqlite_raw, path), sqlite3.IntegrityError,
             )  # fmt: skip
         else:
@@ -111,7 +112,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
             raw = functools.partial(_postgres_raw, runner, schema)
             harness = Harness(
                 "postgres", f"{POSTGRES_URL}?schema={schema}", runner,
-                PostgresStore(POSTGRES_URL, schema), raw,
+                PostgresStore(POSTGRES_URL, CIPHER, schema), raw,
                 asyncpg.exceptions.RestrictViolationError,
             )  # fmt: skip
         harness.opened.append(harness.store)
@@ -596,14 +597,14 @@ def test_the_message_projection_may_change(store: Harness) -> None:
 
 
 def test_open_store_by_url(tmp_path: Path) -> None:
-    absolute = open_store(f"sqlite://{tmp_path}/outbox.db")
+    absolute = open_store(f"sqlite://{tmp_path}/outbox.db", CIPHER)
     assert isinstance(absolute, SqliteStore) and absolute.path == tmp_path / "outbox.db"
-    assert open_store("sqlite:data/outbox.db").path == Path("data/outbox.db")
-    assert open_store(str(tmp_path / "o.db")).path == tmp_path / "o.db"
-    shared = open_store("postgresql://gw@db:5432/labgw?sslmode=require&schema=outbox_a")
+    assert open_store("sqlite:data/outbox.db", CIPHER).path == Path("data/outbox.db")
+    assert open_store(str(tmp_path / "o.db"), CIPHER).path == tmp_path / "o.db"
+    shared = open_store("postgresql://gw@db:5432/labgw?sslmode=require&schema=outbox_a", CIPHER)
     assert isinstance(shared, PostgresStore) and shared.schema == "outbox_a"
     assert shared._dsn == "postgresql://gw@db:5432/labgw?sslmode=require"
-    assert open_store("postgres://gw@db/labgw").schema == "labgw"
+    assert open_store("postgres://gw@db/labgw", CIPHER).schema == "labgw"
 
 
 @pytest.mark.parametrize(
@@ -619,7 +620,7 @@ def test_open_store_by_url(tmp_path: Path) -> None:
 )
 def test_open_store_refuses_what_it_cannot_open(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        open_store(url)
+        open_store(url, CIPHER)
     assert "secret" not in str(caught.value)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.outbox.open import open_store
 from gateway.outbox.states import State
 from gateway.outbox.store import OutboxStore
+from tests.records import CIPHER
 from tests.test_outbox_store import LEASE, POSTGRES_URL, T0, Harness, message, postgres_execute
 from tests.test_outbox_store import store as store  # the fixture, once per store
 
@@ -61,7 +62,7 @@ def _claim_in_process(url: str, worker: str, start: Any, results: Any) -> None:
     """A worker process: open the outbox by URL, wait for the other, claim until empty."""
 
     async def run() -> list[str]:
-        opened = open_store(url)
+        opened = open_store(url, CIPHER)
         try:
             await opened.setup()
             start.wait(timeout=60)
@@ -98,7 +99,7 @@ def test_setup_is_safe_when_workers_start_together(store: Harness, tmp_path: Pat
     else:
         schema = f"test_{uuid.uuid4().hex[:16]}"
         url = f"{POSTGRES_URL}?schema={schema}"
-    opened = [open_store(url) for _ in range(4)]
+    opened = [open_store(url, CIPHER) for _ in range(4)]
 
     async def start_together() -> None:
         try:

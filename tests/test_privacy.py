@@ -22,6 +22,7 @@ from gateway.privacy import (
     KeySource,
     Pseudonyms,
     RedactingFilter,
+    derive_key,
     find_cpr,
     install_log_redaction,
     redact,
@@ -243,14 +244,20 @@ def test_a_bad_key_is_refused(
     monkeypatch.delenv("LABGW_UNSET_FOR_TEST", raising=False)
     monkeypatch.setenv("LABGW_SHORT_KEY_FOR_TEST", "short")
     with pytest.raises(ConfigError, match=re.escape(named)):
-        Pseudonyms.load(source)
+        source.require()
 
 
-def test_without_a_key_pseudonyms_are_random_and_say_so(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="labgw.privacy"):
-        first, second = Pseudonyms.load(KeySource()), Pseudonyms.load(KeySource())
-    assert first.patient(CPR) != second.patient(CPR)
-    assert "random key" in caplog.text
+def test_without_a_key_nothing_runs() -> None:
+    """A random key would leave the outbox's record bodies unreadable after a restart."""
+    with pytest.raises(ConfigError, match=r"\[privacy\] key_file or key_env is required"):
+        KeySource().require()
+
+
+def test_each_use_of_the_key_gets_its_own() -> None:
+    pseudonyms, bodies = derive_key(KEY, "patient pseudonyms v1"), derive_key(KEY, "outbox v1")
+    assert len(pseudonyms) == len(bodies) == 32
+    assert len({pseudonyms, bodies, KEY}) == 3
+    assert derive_key(KEY, "outbox v1") == bodies != derive_key(b"z" * 32, "outbox v1")
 
 
 def _service_toml(tmp_path: Path, privacy: str) -> Path:

@@ -18,6 +18,7 @@ from gateway.outbox.states import RetryPolicy
 from gateway.pki import TestPki
 from gateway.security.keys import load_identity
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
+from tests.records import CIPHER
 
 
 def test_a_failing_store_does_not_stop_the_pumps(
@@ -26,7 +27,7 @@ def test_a_failing_store_does_not_stop_the_pumps(
     async def scenario() -> None:
         entry = pki["practice-platform"]
         assert entry.cert_path and entry.key_path
-        store = SqliteStore(tmp_path / "outbox.db")
+        store = SqliteStore(tmp_path / "outbox.db", CIPHER)
         await store.setup()
         sender = Sender(TransportConfig())
         await sender.start()

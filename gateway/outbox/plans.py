@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from gateway.issues import Issue
 from gateway.outbox import rows
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.model import (
     Accepted,
     Envelope,
@@ -56,8 +57,17 @@ def known_records(sql: Statements, keys: Sequence[str]) -> Plan[dict[str, str]]:
     return {row["key"]: row["digest"] for row in found}
 
 
+def check_key(sql: Statements, cipher: BodyCipher) -> Plan[None]:
+    """Open one stored body (any: every body was sealed under the key the store was opened
+    with, since a store refuses another), so the wrong key stops a start, not a request."""
+    row = yield Step(sql.any_record, (), Fetch.ONE)
+    if row is not None:
+        cipher.open(bytes(row["body"]), row["key"])
+
+
 def accept(
     sql: Statements,
+    cipher: BodyCipher,
     records: Sequence[RecordVersion],
     messages: Sequence[NewMessage],
     now: datetime,
@@ -68,7 +78,7 @@ def accept(
     duplicate: set[str] = set()
     conflicting: set[str] = set()
     for record in records:
-        inserted = yield Step(sql.insert_record, rows.record_args(record, now), Fetch.ONE)
+        inserted = yield Step(sql.insert_record, rows.record_args(record, now, cipher), Fetch.ONE)
         if inserted is not None:
             new.add(record.key)
             continue
@@ -209,14 +219,16 @@ def messages(
     return [rows.message_from_row(row) for row in found]
 
 
-def record(sql: Statements, key: str) -> Plan[RecordVersion | None]:
+def record(sql: Statements, cipher: BodyCipher, key: str) -> Plan[RecordVersion | None]:
     row = yield Step(sql.record, (key,), Fetch.ONE)
-    return None if row is None else rows.record_from_row(row)
+    return None if row is None else rows.record_from_row(row, cipher)
 
 
-def record_versions(sql: Statements, record_id: str) -> Plan[list[RecordVersion]]:
+def record_versions(
+    sql: Statements, cipher: BodyCipher, record_id: str
+) -> Plan[list[RecordVersion]]:
     found = yield Step(sql.record_versions, (record_id,), Fetch.ALL)
-    return [rows.record_from_row(row) for row in found]
+    return [rows.record_from_row(row, cipher) for row in found]
 
 
 def envelopes(sql: Statements, message_id: str) -> Plan[list[Envelope]]:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import asyncpg  # type: ignore[import-untyped]
 
 from gateway.errors import ConfigError
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.plans import Fetch, Plan, Step
 from gateway.outbox.rows import utc
 from gateway.outbox.sql import Dialect, Statements
@@ -59,20 +60,26 @@ SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 class PostgresStore(SqlStore):
     def __init__(
-        self, dsn: str, schema: str = "labgw", *, min_size: int = 1, max_size: int = 10
+        self,
+        dsn: str,
+        cipher: BodyCipher,
+        schema: str = "labgw",
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
     ) -> None:
         if not SCHEMA_NAME.fullmatch(schema):
             raise ConfigError(
                 f"outbox schema {schema!r}: expected lower-case letters, digits and _"
             )
-        super().__init__(STATEMENTS)
+        super().__init__(STATEMENTS, cipher)
         self.schema = schema
         self._dsn = dsn
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
-    async def setup(self) -> None:
+    async def _create(self) -> None:
         """Create the schema once. A store opened beside running workers (an operator's
         `labgw outbox`, a second worker) finds it current and runs no DDL: DDL would take
         table locks that deadlock with the workers' row locks."""

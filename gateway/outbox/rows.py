@@ -4,6 +4,11 @@ Rows come back as `sqlite3.Row` or `asyncpg.Record`; both are read by column nam
 difference in values is time: PostgreSQL hands out `timestamptz` as datetimes, SQLite keeps ISO
 text (fixed-width UTC with microseconds, so text order is time order and `<=` in SQL works).
 Issues and key lists are JSON in both (TEXT in SQLite, JSONB in PostgreSQL).
+
+Data at rest (`cipher.py`): a record body is sealed on the way in and opened on the way out;
+free text that may quote an input, a receiver or a certificate (Issues, transition details,
+receipt ids, signers' subjects) is stored redacted, so no CPR number rests in the store outside
+the message bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.issues import Issue
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.model import (
     Envelope,
     NewMessage,
@@ -23,6 +29,7 @@ from gateway.outbox.model import (
     Transition,
 )
 from gateway.outbox.states import Event, State
+from gateway.privacy import redact, redact_json
 
 
 class Row(Protocol):
@@ -54,7 +61,8 @@ def to_json(value: object) -> str:
 
 
 def issues_json(issues: Sequence[Issue]) -> str:
-    return to_json([issue.to_dict() for issue in issues])
+    """Issues as stored: redacted, since their messages may quote a CPR number."""
+    return to_json(redact_json([issue.to_dict() for issue in issues]))
 
 
 def issues_from(text: str) -> tuple[Issue, ...]:
@@ -65,13 +73,13 @@ def keys_from(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def record_args(record: RecordVersion, now: datetime) -> tuple[object, ...]:
+def record_args(record: RecordVersion, now: datetime, cipher: BodyCipher) -> tuple[object, ...]:
     return (
         record.key,
         record.record_id,
         record.version,
         record.digest,
-        record.body,
+        cipher.seal(record.body, record.key),
         record.outcome,
         issues_json(record.issues),
         to_json(list(record.message_ids)),
@@ -79,13 +87,13 @@ def record_args(record: RecordVersion, now: datetime) -> tuple[object, ...]:
     )
 
 
-def record_from_row(row: Row) -> RecordVersion:
+def record_from_row(row: Row, cipher: BodyCipher) -> RecordVersion:
     return RecordVersion(
         key=row["key"],
         record_id=row["record_id"],
         version=row["version"],
         digest=row["digest"],
-        body=bytes(row["body"]),
+        body=cipher.open(bytes(row["body"]), row["key"]),
         outcome=row["outcome"],
         issues=issues_from(row["issues"]),
         message_ids=keys_from(row["message_ids"]),
@@ -161,7 +169,7 @@ def envelope_args(envelope: Envelope) -> tuple[object, ...]:
         envelope.envelope_id,
         envelope.wire,
         envelope.content_type,
-        envelope.signer,
+        redact(envelope.signer),  # the fingerprint names the certificate; its subject is text
         envelope.created_at,
     )
 
@@ -188,7 +196,7 @@ def transition_args(
         after.state.value,
         event.value,
         after.updated_at,
-        detail,
+        redact(detail),
     )
 
 
@@ -207,7 +215,7 @@ def transition_from_row(row: Row) -> Transition:
 def receipt_args(receipt: StoredReceipt) -> tuple[object, ...]:
     return (
         receipt.message_id,
-        receipt.receipt_id,
+        redact(receipt.receipt_id),
         receipt.kind,
         receipt.outcome,
         receipt.content,

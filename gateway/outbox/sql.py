@@ -161,6 +161,7 @@ class Statements:
             f"SELECT key, digest FROM records WHERE key IN ({dialect.json_elements.format('$1')})"
         )
         self.record = self.render("SELECT * FROM records WHERE key = $1")
+        self.any_record = "SELECT key, body FROM records LIMIT 1"
         self.record_versions = self.render(
             "SELECT * FROM records WHERE record_id = $1 ORDER BY version, created_at"
         )

@@ -20,10 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.plans import Fetch, Plan, Step
 from gateway.outbox.rows import iso
 from gateway.outbox.sql import Dialect, Statements
 from gateway.outbox.sqlstore import SqlStore
+from gateway.security.permissions import prepare_store
 
 T = TypeVar("T")
 
@@ -48,8 +50,14 @@ PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA for
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path, *, busy_timeout: timedelta = timedelta(seconds=30)) -> None:
-        super().__init__(STATEMENTS)
+    def __init__(
+        self,
+        path: Path,
+        cipher: BodyCipher,
+        *,
+        busy_timeout: timedelta = timedelta(seconds=30),
+    ) -> None:
+        super().__init__(STATEMENTS, cipher)
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -59,7 +67,7 @@ class SqliteStore(SqlStore):
         self._thread.start()
         self._connection: sqlite3.Connection | None = None
 
-    async def setup(self) -> None:
+    async def _create(self) -> None:
         await self._call(self._setup)
 
     async def close(self) -> None:
@@ -146,6 +154,7 @@ class SqliteStore(SqlStore):
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
+            prepare_store(self.path, "outbox store")  # CPR numbers rest in its payloads
             connection = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout.total_seconds(),

@@ -1,7 +1,8 @@
 """The `OutboxStore` methods once, on top of a store's single job: run a plan in a transaction.
 
-`SqliteStore` and `PostgresStore` subclass `SqlStore` and supply `setup`, `close` and `_run`;
-every operation is a plan from `plans`, so both stores keep the same rules by construction.
+`SqliteStore` and `PostgresStore` subclass `SqlStore` and supply `_create`, `close` and `_run`;
+every operation is a plan from `plans`, so both stores keep the same rules by construction, and
+both seal record bodies with the one `BodyCipher` they are given (`cipher.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 from gateway.issues import Issue
 from gateway.outbox import plans
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.model import (
     Accepted,
     Envelope,
@@ -32,11 +34,21 @@ T = TypeVar("T")
 class SqlStore(abc.ABC):
     """An outbox store over SQL; see `gateway.outbox.store.OutboxStore` for the rules."""
 
-    def __init__(self, sql: Statements) -> None:
+    def __init__(self, sql: Statements, cipher: BodyCipher) -> None:
         self._sql = sql
+        self._cipher = cipher
+
+    async def setup(self) -> None:
+        """Create the tables if need be, then refuse a store written under another key.
+
+        Raises:
+            ConfigError: the store's record bodies do not open with this store's key.
+        """
+        await self._create()
+        await self._run(plans.check_key(self._sql, self._cipher), write=False)
 
     @abc.abstractmethod
-    async def setup(self) -> None: ...
+    async def _create(self) -> None: ...
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -52,7 +64,8 @@ class SqlStore(abc.ABC):
     async def accept(
         self, records: Sequence[RecordVersion], messages: Sequence[NewMessage], now: datetime
     ) -> Accepted:
-        return await self._run(plans.accept(self._sql, records, messages, now), write=True)
+        plan = plans.accept(self._sql, self._cipher, records, messages, now)
+        return await self._run(plan, write=True)
 
     async def claim(
         self, destination: str, limit: int, now: datetime, lease_until: datetime, worker: str
@@ -120,10 +133,11 @@ class SqlStore(abc.ABC):
         return await self._run(plan, write=False)
 
     async def record(self, key: str) -> RecordVersion | None:
-        return await self._run(plans.record(self._sql, key), write=False)
+        return await self._run(plans.record(self._sql, self._cipher, key), write=False)
 
     async def record_versions(self, record_id: str) -> list[RecordVersion]:
-        return await self._run(plans.record_versions(self._sql, record_id), write=False)
+        plan = plans.record_versions(self._sql, self._cipher, record_id)
+        return await self._run(plan, write=False)
 
     async def envelopes(self, message_id: str) -> list[Envelope]:
         return await self._run(plans.envelopes(self._sql, message_id), write=False)

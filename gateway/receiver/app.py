@@ -27,6 +27,7 @@ from gateway.receiver.service import Handled, Receiver, Syntax
 from gateway.receiver.tls import client_context, server_context
 from gateway.security import jws
 from gateway.security.dgws_verify import VerifyPolicy
+from gateway.security.permissions import SecretFile, check_secret_files, holding_key
 from gateway.security.trust import TrustStore
 
 log = logging.getLogger("labgw.receiver")
@@ -70,11 +71,13 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
     """Start a receiver on `config.host`/`config.port` (0: any free port) and return at once.
 
     Raises:
-        ConfigError: unreadable trust bundle, CRL or TLS files.
+        ConfigError: unreadable trust bundle, CRL or TLS files; a key file or the store that
+            others may read (`gateway.security.permissions`).
         InputError: a file cannot be read.
         OSError: the port cannot be bound.
     """
     install_log_redaction()  # payloads carry CPR numbers; no log line may
+    check_secret_files(_key_files(config))
     trust = TrustStore.from_files(config.trust, config.crls)
     ssl_context = server_context(
         config.tls_cert, config.tls_key, config.client_ca, config.client_cert_required
@@ -101,6 +104,18 @@ async def start_receiver(config: ReceiverConfig, *, clock: Clock | None = None) 
     port = int(runner.addresses[0][1])
     log.info("%s receiver listening on %s port %d", config.role, config.host, port)
     return RunningReceiver(config, port, config.faults, runner, receiver)
+
+
+def _key_files(config: ReceiverConfig) -> list[SecretFile]:
+    """The TLS server key and, when receipts are posted with their own, that one."""
+    files = [("tls_key", config.tls_key)]
+    if config.receipts is ReceiptMode.ASYNC and config.receipts_cert is not None:
+        files.append(
+            holding_key(
+                ("receipts_cert", config.receipts_cert), ("receipts_key", config.receipts_key)
+            )
+        )
+    return files
 
 
 def _poster(config: ReceiverConfig, receiver: Receiver) -> ReceiptPoster | None:

@@ -26,6 +26,7 @@ from gateway.issues import Issue
 from gateway.receipts.model import ReceiptOutcome
 from gateway.receiver.dedupe import Action, BundleSeen, fhir_action, xml_action
 from gateway.receiver.model import Admission, Answer, Post, Received, Repeat, Replay, Verdict
+from gateway.security.permissions import prepare_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (
@@ -80,7 +81,7 @@ class ReceivedStore:
     """The receiver's tables; open it on the thread that will use it."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_store(path, "receiver store")  # it holds the payloads, CPR numbers and all
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

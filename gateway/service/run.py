@@ -1,8 +1,9 @@
 """Starting and stopping the gateway service: store, keys, pipeline, API and workers together.
 
 Used by `labgw serve`, `labgw demo` and the tests, so all three run the very same assembly.
-Keys and certificates load once here; a bad key, trust file or store stops the start with a
-ConfigError before anything listens.
+Keys and certificates load once here; a bad key, trust file or store, or a key file or store
+others may read (`gateway.security.permissions`), stops the start with a ConfigError before
+anything listens.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from gateway.delivery.seal import Sealer
 from gateway.delivery.sender import Sender
 from gateway.delivery.worker import DeliveryWorker
 from gateway.mapping.tables import default_mappings
+from gateway.outbox.cipher import BodyCipher
 from gateway.outbox.open import open_store
 from gateway.pipeline import MessageValidator, Translator
 from gateway.privacy import Pseudonyms, install_log_redaction
 from gateway.security.keys import load_identity
+from gateway.security.permissions import check_secret_files
+from gateway.service import keyfiles
 from gateway.service.app import Service, make_app
 from gateway.service.config import ServerTls, ServiceConfig
 from gateway.service.limits import ConnectionGuard, GuardedSite
@@ -72,10 +76,12 @@ def _fhir_validator(config: ServiceConfig) -> MessageValidator | None:
 async def start_service(config: ServiceConfig, clock: Clock | None = None) -> RunningService:
     install_log_redaction()  # before anything can log: no CPR number reaches a log line
     clock = clock or SystemClock()
-    pseudonyms = Pseudonyms.load(config.privacy)
+    check_secret_files(keyfiles.configured(config))  # before any key is read
+    key = config.privacy.require()
+    pseudonyms = Pseudonyms(key)
     identity = load_identity(config.identity, config.identity_key, config.password)
     sealer = Sealer(identity)
-    store = open_store(config.store)
+    store = open_store(config.store, BodyCipher(key))
     await store.setup()
     translator = Translator(
         config.gateway,
