@@ -131,7 +131,11 @@ def run(
         from gateway.conformance.html import html_report
 
         reports["report.html"] = html_report(results, runner.name, started)
-    for path, name in ((junit, "report.junit.xml"), (json_out, "report.json"), (html, "report.html")):
+    for path, name in (
+        (junit, "report.junit.xml"),
+        (json_out, "report.json"),
+        (html, "report.html"),
+    ):
         if path is not None:
             _write(path, reports[name])
     if evidence is not None:
@@ -141,3 +145,38 @@ def run(
     _print(results, verbose)
     if not passed(results):
         sys.exit(ExitCode.INVALID)
+
+
+@conformance.command("verify")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--trust",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Pinned roots and issuing CAs (PEM bundle) the signer must chain to.",
+)
+@click.option(
+    "--crl",
+    "crls",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CRL to check revocation against (repeatable).",
+)
+@click.option("--unsigned", is_flag=True, help="Accept a bundle without manifest.json.jws.")
+def verify(folder: Path, trust: Path, crls: tuple[Path, ...], unsigned: bool) -> None:
+    """Check an evidence bundle: every file against manifest.json, the manifest against its
+    signature; exit 1 when anything differs."""
+    from gateway.conformance.evidence import verify_evidence
+    from gateway.security.trust import TrustStore
+
+    check = verify_evidence(folder, TrustStore.from_files(trust, crls), None, not unsigned)
+    for problem in check.problems:
+        click.echo(f"  {problem}")
+    for issue in check.issues:
+        click.echo(f"  {issue}")
+    if not check.ok:
+        click.echo(f"{folder}: REFUSED")
+        sys.exit(ExitCode.INVALID)
+    files = len(check.manifest.get("files", []))
+    signer = check.signer.subject.rfc4514_string() if check.signer else "nobody (unsigned)"
+    click.echo(f"{folder}: {files} files intact, signed by {signer}")

@@ -3,62 +3,28 @@
 The page is read by people deciding whether an extract is ready to share, often on machines
 that cannot (or must not) reach the internet, and it may be mailed around as a single file.
 So it carries its CSS and SVG charts inline, needs no JavaScript and refers to nothing
-outside itself. Every string taken from the report is HTML-escaped, because codes and names
-come from practice systems and are not trusted.
+outside itself (the house style of `gateway.htmlpage`). Every string taken from the report is
+HTML-escaped, because codes and names come from practice systems and are not trusted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from html import escape
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from gateway.htmlpage import cards as _cards
+from gateway.htmlpage import esc as _e
+from gateway.htmlpage import num as _num
+from gateway.htmlpage import page
+from gateway.htmlpage import table as _table
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _TOP_CODES = 15
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f23;background:#fafbfc}
-h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de}
-.muted{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:1rem}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.8rem 1.2rem}
-.card b{display:block;font-size:1.6rem}
-table{border-collapse:collapse;background:#fff;margin-top:.5rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg{background:#fff;border:1px solid #d0d7de}svg text{font-size:11px;fill:#1b1f23}
 .bar{fill:#0969da}
 """
-
-
-def _e(value: Any) -> str:
-    """Escape anything for HTML; None and booleans read as a dash and yes/no, not Python."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return escape(str(value))
-
-
-def _num(value: Any) -> str:
-    """Thousands separators make large record counts readable at a glance."""
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else _e(value)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]) -> str:
-    """A plain table, or "none found" so an empty section is visibly empty rather than missing."""
-    body = [
-        "<tr>"
-        + "".join(
-            f'<td class="n">{_num(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    ]
-    if not body:
-        return '<p class="muted">none found</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def _month_chart(per_month: Mapping[str, Any]) -> str:
@@ -137,17 +103,15 @@ def render_html(report: Mapping[str, Any]) -> str:
     codes: Sequence[Mapping[str, Any]] = report["codes"]
     span = f"{vol['first'] or '–'} – {vol['last'] or '–'}"
     cards = [
-        ("records", _num(vol["records"])),
-        ("accepted", _num(vol["accepted"])),
-        ("rejected", _num(vol["rejected"])),
-        ("practices", _num(vol["practices"])),
-        ("date span", _e(span)),
+        ("records", vol["records"]),
+        ("accepted", vol["accepted"]),
+        ("rejected", vol["rejected"]),
+        ("practices", vol["practices"]),
+        ("date span", span),
     ]
     vendors = ", ".join(f"{v}: {n:,}" for v, n in sorted(vol["vendors"].items())) or "none"
     sections = [
-        '<div class="cards">'
-        + "".join(f'<div class="card"><b>{v}</b>{_e(k)}</div>' for k, v in cards)
-        + "</div>",
+        _cards(cards),
         f'<p class="muted">Vendors: {_e(vendors)}</p>',
         "<h2>Records per month</h2>",
         _month_chart(vol["per_month"]),
@@ -203,10 +167,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         ),
     ]
     inputs = ", ".join(str(i) for i in report["inputs"]) or "none"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>labgw analyze</title><style>{_CSS}</style></head><body>"
+    body = (
         "<h1>Health Hub extract analysis</h1>"
-        f'<p class="muted">Inputs: {_e(inputs)}</p>' + "\n".join(sections) + "</body></html>\n"
+        f'<p class="muted">Inputs: {_e(inputs)}</p>' + "\n".join(sections)
     )
+    return page("labgw analyze", body, _CSS)

@@ -13,6 +13,8 @@ over the RFC 8785 canonical JSON of the Bundle without its signature."
 - `Signature.data` is the FHIR base64Binary (standard base64) of the compact JWS.
 - The message keeps every byte it had: the signature member is spliced into the top-level object
   (`gateway.security.json_members`), never re-serialised.
+- `sign_detached` / `verify_detached` are the same JWS (header, algorithms, checks) over any
+  bytes as they are, for other detached signatures (the conformance evidence manifest).
 - Verification never raises for bad input: every refusal is an `Issue` with a `JWS-*` rule (or the
   trust store's `TRUST-*`), and the caller gets only what was verified (`VerifiedBundle`).
 
@@ -27,7 +29,7 @@ import binascii
 import enum
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,6 +141,30 @@ def sign_bundle(
     except canonical_json.CanonicalizationError as exc:
         rule = NUMBER if isinstance(exc, canonical_json.LossyNumberError) else FORMAT
         raise InvalidMessageError(str(exc), (_issue(rule, str(exc), "Bundle"),)) from exc
+    compact = sign_detached(payload, identity, when)
+    signature = {
+        "type": [SIGNATURE_TYPE],
+        "when": when.isoformat(),
+        "who": {"reference": who_reference},
+        "sigFormat": SIG_FORMAT,
+        "data": base64.b64encode(compact.encode("ascii")).decode("ascii"),
+    }
+    return json_members.append(text, "signature", dumps(signature)).encode("utf-8")
+
+
+def sign_detached(payload: bytes, identity: SigningIdentity, when: datetime) -> str:
+    """A compact JWS with detached payload (`header..signature`) over `payload` as it is.
+
+    The protected header is the one every labgw JWS carries: `alg` (RS256 or ES256, from the
+    key), `x5c` (the signer's certificate first, then its chain) and `sigT` (`when`, UTC, whole
+    seconds). `b64` stays true: the signing input is `BASE64URL(header) "." BASE64URL(payload)`.
+
+    Raises:
+        UsageError: `when` is naive.
+        ConfigError: the key is not allowed, or does not belong to the certificate.
+    """
+    if when.tzinfo is None:
+        raise UsageError("the signing time must be timezone-aware")
     algorithm = _algorithm_for(identity)
     certificates = [identity.certificate]  # x5c: the signer's certificate first
     certificates += [c for c in identity.chain if c != identity.certificate]
@@ -152,15 +178,65 @@ def sign_bundle(
     }
     encoded_header = _b64url(json.dumps(header, separators=(",", ":")).encode("ascii"))
     signing_input = f"{encoded_header}.{_b64url(payload)}".encode("ascii")
-    compact = f"{encoded_header}..{_b64url(_sign(identity.key, signing_input))}"
-    signature = {
-        "type": [SIGNATURE_TYPE],
-        "when": when.isoformat(),
-        "who": {"reference": who_reference},
-        "sigFormat": SIG_FORMAT,
-        "data": base64.b64encode(compact.encode("ascii")).decode("ascii"),
-    }
-    return json_members.append(text, "signature", dumps(signature)).encode("utf-8")
+    return f"{encoded_header}..{_b64url(_sign(identity.key, signing_input))}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDetached:
+    """What `verify_detached` vouches for: who signed the payload, when, and how."""
+
+    signer: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    algorithm: Algorithm
+    signed_at: datetime
+    warnings: tuple[Issue, ...] = ()
+
+
+def verify_detached(
+    compact: str,
+    payload: bytes,
+    trust: TrustStore | None,
+    at: datetime | None = None,
+    location: str = "JWS",
+) -> VerifiedDetached | tuple[Issue, ...]:
+    """Check a detached compact JWS (as `sign_detached` makes) over `payload`; never raises for
+    bad input.
+
+    The same checks as a Bundle's signature: allowed `alg` for the certificate's key, `x5c`,
+    understood `crit`, and `sigT`, which is required here (nothing else says when it was
+    signed). Issues carry `location` (the file the JWS came from, say).
+
+    Args:
+        compact: `header..signature` (surrounding whitespace is ignored).
+        payload: the detached content, byte for byte.
+        trust: the pinned trust store; None checks the signature only (JWS-UNTRUSTED warning).
+        at: when the signer's certificate must be valid; None: the signed signing time.
+
+    Raises:
+        UsageError: `at` is naive.
+    """
+    if at is not None and at.tzinfo is None:
+        raise UsageError("the verification time must be timezone-aware")
+    try:
+        encoded_header, encoded_signature = _detached_parts(compact.strip())
+        signer = _signer(encoded_header)
+        if signer.claimed is None:
+            raise _Refused(FORMAT, "no sigT header: the signing time is not signed")
+        signing_input = f"{encoded_header}.{_b64url(payload)}".encode("ascii")
+        signature = _b64url_decode(encoded_signature)
+        _check_signature(signer.key, signer.algorithm, signing_input, signature, "the payload")
+    except _Refused as refused:
+        return (replace(refused.issue, location=location),)
+    warnings, refusals = _trust(signer.certificates, trust, at or signer.claimed)
+    if refusals:
+        return refusals
+    return VerifiedDetached(
+        signer=signer.certificates[0],
+        chain=tuple(signer.certificates[1:]),
+        algorithm=signer.algorithm,
+        signed_at=signer.claimed,
+        warnings=tuple(replace(w, location=location) for w in warnings),
+    )
 
 
 def verify_bundle(
@@ -204,11 +280,7 @@ def _verify(
     if element is None:
         raise _Refused(MISSING, "no Bundle.signature: the message is not signed", "Bundle")
     encoded_header, encoded_signature = _compact_parts(element)
-    header = _header(encoded_header)
-    claimed = _claimed_time(header)
-    algorithm = _allowed_algorithm(header)
-    certificates = _certificates(header)
-    key = _public_key(certificates[0], algorithm)
+    signer = _signer(encoded_header)
     try:
         payload = canonical_json.canonicalize(bundle)
     except canonical_json.LossyNumberError as exc:
@@ -216,23 +288,20 @@ def _verify(
     except canonical_json.CanonicalizationError as exc:
         raise _Refused(FORMAT, str(exc), "Bundle") from exc
     signing_input = f"{encoded_header}.{_b64url(payload)}".encode("ascii")
-    _check_signature(key, algorithm, signing_input, _b64url_decode(encoded_signature))
-    signed_at = _signing_time(claimed, element)
-    warnings: tuple[Issue, ...] = ()
-    if trust is None:
-        message = "no trust store given: the signature is intact, but the signer is not known"
-        warnings = (_issue(UNTRUSTED, message, severity=Severity.WARNING),)
-    else:
-        found = tuple(trust.iter_issues(certificates[0], certificates[1:], at or signed_at))
-        if found:
-            return found
+    signature = _b64url_decode(encoded_signature)
+    _check_signature(signer.key, signer.algorithm, signing_input, signature)
+    signed_at = _signing_time(signer.claimed, element)
+    certificates = signer.certificates
+    warnings, refusals = _trust(certificates, trust, at or signed_at)
+    if refusals:
+        return refusals
     who = element.get("who")
     return VerifiedBundle(
         content=json_members.remove(text, "signature").encode("utf-8"),
         canonical=payload,
         signer=certificates[0],
         chain=tuple(certificates[1:]),
-        algorithm=algorithm,
+        algorithm=signer.algorithm,
         signed_at=signed_at,
         who=who.get("reference") if isinstance(who, dict) else None,
         warnings=warnings,
@@ -273,12 +342,45 @@ def _compact_parts(element: object) -> tuple[str, str]:
         compact = base64.b64decode(data, validate=True).decode("ascii")
     except (ValueError, binascii.Error) as exc:  # UnicodeDecodeError is a ValueError
         raise _Refused(FORMAT, f"Signature.data is not base64 of a JWS ({exc})") from exc
+    return _detached_parts(compact)
+
+
+def _detached_parts(compact: str) -> tuple[str, str]:
+    """The protected header and signature parts of a detached compact JWS (`header..sig`)."""
     parts = compact.split(".")
     if len(parts) != 3:
         raise _Refused(FORMAT, f"a compact JWS has 3 parts; found {len(parts)}")
     if parts[1]:
         raise _Refused(FORMAT, "the JWS carries a payload; a detached payload is expected")
     return parts[0], parts[2]
+
+
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    """What the protected header says, checked: the claimed time, algorithm, x5c and key."""
+
+    claimed: datetime | None
+    algorithm: Algorithm
+    certificates: list[x509.Certificate]
+    key: CertificatePublicKeyTypes
+
+
+def _signer(encoded_header: str) -> _Signer:
+    header = _header(encoded_header)
+    claimed = _claimed_time(header)
+    algorithm = _allowed_algorithm(header)
+    certificates = _certificates(header)
+    return _Signer(claimed, algorithm, certificates, _public_key(certificates[0], algorithm))
+
+
+def _trust(
+    certificates: list[x509.Certificate], trust: TrustStore | None, at: datetime
+) -> tuple[tuple[Issue, ...], tuple[Issue, ...]]:
+    """(warnings, refusals): JWS-UNTRUSTED without a store, else the store's issues at `at`."""
+    if trust is None:
+        message = "no trust store given: the signature is intact, but the signer is not known"
+        return (_issue(UNTRUSTED, message, severity=Severity.WARNING),), ()
+    return (), tuple(trust.iter_issues(certificates[0], certificates[1:], at))
 
 
 def _header(encoded: str) -> dict[str, Any]:
@@ -348,7 +450,11 @@ def _public_key(certificate: x509.Certificate, algorithm: Algorithm) -> Certific
 
 
 def _check_signature(
-    key: CertificatePublicKeyTypes, algorithm: Algorithm, signing_input: bytes, signature: bytes
+    key: CertificatePublicKeyTypes,
+    algorithm: Algorithm,
+    signing_input: bytes,
+    signature: bytes,
+    over: str = "the Bundle's canonical form",
 ) -> None:
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -360,7 +466,7 @@ def _check_signature(
         else:
             raise InvalidSignature
     except (InvalidSignature, ValueError) as exc:
-        message = f"the {algorithm} signature does not match the Bundle's canonical form"
+        message = f"the {algorithm} signature does not match {over}"
         raise _Refused(SIGNATURE, message, "Bundle.signature.data") from exc
 
 
@@ -405,7 +511,7 @@ def _algorithm_for(identity: SigningIdentity) -> Algorithm:
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return Algorithm.ES256
     raise ConfigError(
-        f"a {describe_key(public)} key cannot sign a FHIR Bundle; "
+        f"a {describe_key(public)} key cannot sign a JWS; "
         f"RSA of at least {MIN_RSA_BITS} bits (RS256) or EC P-256 (ES256) expected"
     )
 
