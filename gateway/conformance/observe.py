@@ -55,8 +55,9 @@ class Validators:
         )
 
     def check_message(self, data: bytes, name: str) -> Observation:
-        """A finished message: FHIR JSON or MedCom XML, told apart by its first byte."""
-        is_json = data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+        """A finished message: FHIR JSON (by name or first byte) or MedCom XML."""
+        start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        is_json = name.lower().endswith(".json") or start in (b"{", b"[")
         validator = self.fhir if is_json else self.xml
         issues = tuple(validator.iter_issues(data, name))  # type: ignore[attr-defined]
         blocking = any(issue.blocking for issue in issues)
@@ -89,7 +90,8 @@ def observe_folder(suite: Suite, case: Case, folder: Path, validators: Validator
     Raises:
         FileNotFoundError: the folder has no file named by the case id.
     """
-    found = sorted(p for p in folder.glob(f"{case.id}.*") if p.is_file())
+    # `S1.json`, never `S1.A1.json`: the name without its last suffix is the case id.
+    found = sorted(p for p in folder.glob(f"{case.id}.*") if p.is_file() and p.stem == case.id)
     if not found:
         raise FileNotFoundError(f"no file {case.id}.* in {folder}")
     path = found[0]
@@ -99,7 +101,7 @@ def observe_folder(suite: Suite, case: Case, folder: Path, validators: Validator
     if suite.kind == "receipt":
         return _receipt(data, path.name)
     observation = validators.check_message(data, path.name)
-    observation.messages = 1
+    observation.one_message = True
     return observation
 
 

@@ -32,6 +32,9 @@ class Observation:
     outputs: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     live: bool = False  # from a receiver under test: judged by the case's `live` expectation
+    # One finished message from a vendor's folder: what the pipeline did with records
+    # (outcome, destinations, message count) is not there to judge.
+    one_message: bool = False
 
     @property
     def output(self) -> bytes | None:
