@@ -50,6 +50,7 @@ _LAZY = {
     "history": "gateway.cli_serve:history",
     "demo": "gateway.cli_serve:demo",
     "receiver": "gateway.cli_receiver:receiver",
+    "conformance": "gateway.cli_conformance:conformance",
 }
 
 
