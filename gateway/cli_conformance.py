@@ -117,6 +117,12 @@ def run(
     unknown = [s for s in suites if s != "all" and s not in SUITES]
     if unknown:
         raise UsageError(f"no suite {', '.join(unknown)}; there are all, {', '.join(SUITES)}")
+    if sign is not None and evidence is None:
+        raise UsageError("--sign signs the evidence bundle: give --evidence too")
+    if evidence is not None:
+        from gateway.conformance.evidence import check_folder
+
+        check_folder(evidence)  # before the run: a refused folder wastes no run
     loaded = load_suites(suites)
     runner = _target(target, config)
     started = datetime.now(UTC)

@@ -145,3 +145,19 @@ def test_the_cli_writes_reports_and_exits_1_on_failure(tmp_path: Path) -> None:
     expected = json.loads((BROKEN / "expected.json").read_text("utf-8"))["lsp-xrpt01"]
     assert data["counts"]["failed"] == len(expected["failed"])
     assert junit.read_bytes().startswith(b"<?xml")
+
+
+def test_the_cli_refuses_a_foreign_evidence_folder_before_running(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", "utf-8")
+    cases = [
+        (["--evidence", str(tmp_path)], "holds no evidence bundle"),
+        (["--sign", str(REPO / "pyproject.toml")], "give --evidence too"),
+    ]
+    for options, said in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", "conformance", "run", "all", *options],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+        assert "passed" not in done.stdout  # refused before any case ran
+    assert (tmp_path / "notes.txt").read_text("utf-8") == "mine"

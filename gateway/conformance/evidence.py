@@ -141,10 +141,27 @@ def _started(reports: dict[str, bytes]) -> str | None:
 def _clear(folder: Path) -> None:
     """Make `folder` empty: missing or empty is fine, an earlier bundle is removed, and anything
     else is refused before one byte is touched."""
+    if not check_folder(folder):
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def check_folder(folder: Path) -> bool:
+    """Whether `folder` holds an earlier bundle to replace (False: missing or empty).
+
+    Called before a run too, so a refused folder costs no run.
+
+    Raises:
+        UsageError: the folder is a file, or holds anything but an earlier evidence bundle.
+    """
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--evidence {folder}: not a folder")
     if not folder.exists() or not any(folder.iterdir()):
-        return
+        return False
     listed = _listed(folder)
     if listed is None:
         raise UsageError(
@@ -158,11 +175,7 @@ def _clear(folder: Path) -> None:
             f"--evidence {folder}: an earlier evidence bundle, but also {strangers[0]} "
             f"(and {len(strangers) - 1} more) that it does not list; not replacing it"
         )
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
+    return True
 
 
 def _listed(folder: Path) -> set[str] | None:

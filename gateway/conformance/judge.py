@@ -94,7 +94,10 @@ def _assertions(
     if output is None:
         return [f"{len(assertions)} assertion(s) on the output, but there is no output"]
     problems = []
-    evaluate = _xpath_evaluator(output, namespaces) if xpath else _fhirpath_evaluator(output)
+    try:
+        evaluate = _xpath_evaluator(output, namespaces) if xpath else _fhirpath_evaluator(output)
+    except ValueError as exc:  # not XML / not JSON: every assertion fails, with the reason
+        return [f"{len(assertions)} assertion(s) cannot be evaluated: {exc}"]
     for assertion in assertions:
         try:
             found = evaluate(assertion["path"])

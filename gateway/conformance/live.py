@@ -27,6 +27,7 @@ from gateway.conformance.transport import SIGNER, Kit, payload, signed
 from gateway.delivery.seal import FHIR_CONTENT_TYPE, XML_CONTENT_TYPE
 from gateway.delivery.sender import Sender, SendResult, TransportConfig, Verdict
 from gateway.outbox.model import Envelope
+from gateway.receipts.fhir_ack import KIND as ACK_KIND
 from gateway.security.keys import SigningIdentity, load_identity
 from gateway.service.config import load_service_config
 
@@ -124,4 +125,4 @@ def _receipt_bytes(answers: list[SendResult]) -> bool | None:
 
 
 def _suffix(answer: SendResult) -> str:
-    return ".json" if answer.receipt is not None and answer.receipt.kind == "FHIR-ACK" else ".xml"
+    return ".json" if answer.receipt is not None and answer.receipt.kind == ACK_KIND else ".xml"

@@ -96,7 +96,11 @@ def run_case(suite: Suite, case: Case, target: Target) -> CaseResult:
         seconds = time.perf_counter() - started
         problem = f"{type(exc).__name__}: {exc}"
         return CaseResult(case, Status.ERROR, [problem], Observation(), seconds, target.name)
-    problems = judge(suite, case, seen)
+    try:
+        problems = judge(suite, case, seen)
+    except Exception as exc:  # a defect in judging one case must not end the run
+        problem = f"judging failed: {type(exc).__name__}: {exc}"
+        return CaseResult(case, Status.ERROR, [problem], seen, 0.0, target.name)
     status = Status.FAILED if problems else Status.PASSED
     return CaseResult(case, status, problems, seen, time.perf_counter() - started, target.name)
 
