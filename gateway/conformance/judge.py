@@ -49,6 +49,11 @@ def judge(suite: Suite, case: Case, seen: Observation) -> list[str]:
         )
     if "messages" in expect and seen.messages != expect["messages"]:
         problems.append(f"expected {expect['messages']} message(s), found {seen.messages}")
+    for fact, wanted in expect.get("read", {}).items():
+        if seen.facts.get(fact) != wanted:
+            problems.append(
+                f"expected labgw to read {fact} {wanted!r}, it read {seen.facts.get(fact)!r}"
+            )
     return problems + _assertion_problems(suite, expect, seen)
 
 

@@ -145,10 +145,19 @@ def _receipt(data: bytes, name: str) -> Observation:
     found = parse_receipt(data)
     if not isinstance(found, Receipt):
         return Observation(issues=found, outcome="unreadable", inputs={name: data})
+    facts = {
+        "kind": found.kind,
+        "message_id": found.message_id,
+        "envelope_id": found.envelope_id,
+        "receipt_id": found.receipt_id,
+        "refuse_code": found.refuse_code,
+        "issues": sorted({issue.rule for issue in found.issues}),  # what the receiver said
+    }
     return Observation(
         outcome=found.outcome.value,
         inputs={name: data},
         outputs={name: data},
+        facts=facts,
         notes=[
             f"{found.kind} for message {found.message_id}",
             *(f"receiver said: {issue.rule} {issue.message}" for issue in found.issues),

@@ -32,6 +32,7 @@ class Observation:
     outputs: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     live: bool = False  # from a receiver under test: judged by the case's `live` expectation
+    facts: dict[str, Any] = field(default_factory=dict)  # what labgw read (a receipt's ids …)
     # One finished message from a vendor's folder: what the pipeline did with records
     # (outcome, destinations, message count) is not there to judge.
     one_message: bool = False
@@ -81,6 +82,7 @@ class CaseResult:
                 "messages": self.observation.messages,
                 "issues": [issue.to_dict() for issue in self.observation.issues],
                 "notes": self.observation.notes,
+                "read": self.observation.facts,
             },
             "problems": self.problems,
         }
