@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -161,3 +162,9 @@ def test_the_cli_refuses_a_foreign_evidence_folder_before_running(tmp_path: Path
         assert done.returncode == 2 and said in done.stderr, done.stderr
         assert "passed" not in done.stdout  # refused before any case ran
     assert (tmp_path / "notes.txt").read_text("utf-8") == "mine"
+
+
+def test_the_readme_gives_each_suites_case_count() -> None:
+    text = (REPO / "README.md").read_text("utf-8")
+    stated = {m[0]: int(m[1]) for m in re.findall(r"^\| `([a-z0-9-]+)` \| (\d+) \|", text, re.M)}
+    assert stated == {name: len(suite.cases) for name, suite in LOADED.items()}
