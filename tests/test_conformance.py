@@ -21,6 +21,7 @@ from gateway.conformance.run import FolderTarget, SelfTarget, run_case, run_suit
 from gateway.conformance.suite import SUITES, Case, Suite, load_suite, suites_dir
 from gateway.conformance.transport import pki_kit
 from gateway.delivery.sender import TransportConfig
+from gateway.demo import service_toml
 from gateway.pki import TestPki
 from gateway.receiver.config import Faults
 from gateway.routing import Destination
@@ -168,3 +169,21 @@ def test_the_readme_gives_each_suites_case_count() -> None:
     text = (REPO / "README.md").read_text("utf-8")
     stated = {m[0]: int(m[1]) for m in re.findall(r"^\| `([a-z0-9-]+)` \| (\d+) \|", text, re.M)}
     assert stated == {name: len(suite.cases) for name, suite in LOADED.items()}
+
+
+def test_the_cli_drives_a_live_receiver_with_a_service_configuration(
+    live: Live, tmp_path: Path
+) -> None:
+    endpoints = {d.value: r.url for d, r in live.chain.receivers.items()}
+    config = tmp_path / "labgw.toml"
+    store = f"sqlite:///{tmp_path / 'unused.db'}"
+    config.write_text(service_toml(live.chain.pki, 0, store, endpoints, tmp_path / "k"), "utf-8")
+    report = tmp_path / "r.json"
+    target = ["--target", endpoints["lsp"], "--config", str(config), "--json", str(report)]
+    command = [sys.executable, "-m", "gateway", "conformance", "run", "transport-dgws", *target]
+    done = live.loop.run_until_complete(
+        asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=False)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = json.loads(report.read_text("utf-8"))["counts"]
+    assert counts["passed"] == len(LOADED["transport-dgws"].cases), counts
