@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.errors import InvalidMessageError
 from gateway.issues import Severity
+from gateway.xml.paths import strip_namespaces
 from gateway.xml.safe import Limits
 from gateway.xml.validate import XmlValidator
 
@@ -125,6 +128,54 @@ def test_letters_of_two_versions(validator: XmlValidator, derived: bytes) -> Non
     )
     (issue,) = [i for i in validator.iter_issues(twice) if i.blocking]
     assert issue.rule == "XML-NO-SCHEMA" and "different versions" in issue.message
+
+
+# --- libxml2's messages: namespaces dropped, nothing else ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kept"),
+    [
+        (CPR, CPR.replace(b"1212778221", b"12127782"), "pattern '[0-9]{10}'"),
+        (
+            b"<ResultType>numerisk</ResultType>",
+            b"<ResultType>numerik</ResultType>",
+            "not an element of the set {'numerisk', 'alfanumerisk'}",
+        ),
+    ],
+    ids=["pattern-quantifier", "enumeration-set"],
+)
+def test_xsd_messages_keep_their_braces_and_lose_only_namespaces(
+    validator: XmlValidator, derived: bytes, old: bytes, new: bytes, kept: str
+) -> None:
+    assert old in derived
+    (issue,) = [i for i in validator.iter_issues(derived.replace(old, new, 1)) if i.blocking]
+    assert issue.rule == "XSD"
+    assert kept in issue.message
+    assert "{http" not in issue.message and "medcom.dk" not in issue.message
+
+
+_URIS = st.sampled_from(
+    [
+        "http://rep.oio.dk/medcom.dk/xml/schemas/2014/10/08/",
+        "http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/",
+        "urn:oid:1.2.208.176",
+        "http://hl7.org/fhir",
+    ]
+)
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+_NO_COLON = st.text(st.characters(exclude_characters=":", codec="utf-8"), max_size=60)
+
+
+@given(st.lists(st.tuples(_NO_COLON, _URIS, _NAMES), max_size=4), _NO_COLON)
+def test_strip_namespaces_drops_clark_uris_and_keeps_all_other_text(
+    parts: list[tuple[str, str, str]], tail: str
+) -> None:
+    """Text without a namespace URI (no colon, so no `{scheme:…}`) comes back as it was, braces
+    and all; each `{uri}Name` becomes `Name`."""
+    message = "".join(f"{text}{{{uri}}}{name}" for text, uri, name in parts) + tail
+    expected = "".join(f"{text}{name}" for text, _, name in parts) + tail
+    assert strip_namespaces(message) == expected
 
 
 # --- hardening ------------------------------------------------------------------------

@@ -10,7 +10,11 @@ import re
 
 from lxml import etree
 
-_CLARK = re.compile(r"\{[^}]*\}")
+# A namespace URI in Clark notation: `{scheme:…}` directly before the local name it qualifies.
+# Only that is removed: libxml2 also quotes facets with braces of their own, a pattern's
+# quantifier (`[0-9]{10}`) and an enumeration's set (`{'numerisk', 'alfanumerisk'}`), and
+# those are what tells a vendor what was expected.
+_CLARK = re.compile(r"\{[A-Za-z][A-Za-z0-9+.-]*:[^{}\s]*\}(?=[^\W\d])")
 
 
 def local(tag: object) -> str:
@@ -46,7 +50,8 @@ def resolve_error_path(root: etree._Element, path: str | None) -> str | None:
 
 
 def strip_namespaces(message: str) -> str:
-    """libxml2 messages name elements in Clark notation; keep just the local names."""
+    """libxml2 messages name elements in Clark notation (`{uri}Name`); keep just the local
+    names. Every other brace (a pattern's `{10}`, an enumeration's `{'a', 'b'}`) stays."""
     return _CLARK.sub("", message)
 
 
