@@ -74,6 +74,8 @@ DETAILS: dict[IssueType, tuple[str, str]] = {
     IssueType.SECURITY: (MEDCOM_ERRORS, "MSG_Damaged_durin_transport"),
     IssueType.PROCESSING: (MEDCOM_ERRORS, "MSG_Mailbox_Out_Of_Operation"),
     IssueType.EXCEPTION: (MEDCOM_ERRORS, "MSG_Mailbox_Out_Of_Operation"),
+    IssueType.THROTTLED: (MEDCOM_ERRORS, "MSG_Mailbox_Out_Of_Operation"),  # try again later
+    IssueType.TIMEOUT: (MEDCOM_ERRORS, "MSG_Mailbox_Out_Of_Operation"),
 }
 # A refusal must say why (the response narrative "SHALL describe the issue"); when the caller
 # gave no Issue, this is what is said.
