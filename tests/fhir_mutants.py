@@ -582,6 +582,13 @@ MUTANTS: list[Mutant] = [
         f"{E}[4].resource",
     ),
     Mutant(
+        "quantity-comparator-unknown",
+        "hco",
+        at("entry[8].resource.valueQuantity.comparator", "<<"),
+        "FHIR-BINDING",
+        f"{E}[8].resource.valueQuantity.comparator",
+    ),
+    Mutant(
         "r4-name-use-unknown",
         "hco",
         at("entry[4].resource.name[0].use", "nickname-ish"),

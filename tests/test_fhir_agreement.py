@@ -32,6 +32,7 @@ BOTH_INVALID = (
     "observation-status-unknown",
     "ack-response-code-unknown",
     "r4-name-use-unknown",
+    "quantity-comparator-unknown",
     "unknown-element",
     "single-as-array",
     "array-as-single",

@@ -3,15 +3,18 @@
 Every published example of the HomeCareObservation 1.2.1, Acknowledgement 2.0.3 and Messaging
 4.0.2 packages validates without errors against the packages; every mutant in
 tests/fhir_mutants.py is reported with its rule at its place. The messages of Issues are
-checked only where a key (an invariant's, a slice's name) is the point.
+checked only where a key (an invariant's, a slice's name) is the point. labgw's own lab message
+with one defect is judged alike with labgw's profiles alone and with the MedCom packages.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,7 @@ from gateway.errors import InvalidMessageError
 from gateway.fhir.validate import FhirValidator
 from gateway.issues import Issue, Severity
 from tests.fhir_mutants import MUTANTS, Mutant, base_document, mutated
+from tests.records import fhir_validator, record, translate
 
 VALID_SETS = ("homecareobservation-1.2.1", "acknowledgement-2.0.3", "messaging-4.0.2")
 
@@ -214,3 +218,59 @@ def test_validate_raises_with_every_blocking_issue(
         isinstance(i, Issue) and i.blocking for i in caught.value.issues
     )
     validator.validate((examples_dir / "messaging-4.0.2").glob("*.json").__next__().read_bytes())
+
+
+# --- labgw's own message, with and without the MedCom packages ---------------------------------
+
+
+@pytest.fixture(scope="module", params=["labgw-profiles-only", "medcom-packages"])
+def any_validator(request: pytest.FixtureRequest) -> FhirValidator:
+    """labgw's profiles alone (what `labgw validate` has without --ig), or with MedCom's."""
+    if request.param == "labgw-profiles-only":
+        return fhir_validator()
+    return request.getfixturevalue("validator")
+
+
+@pytest.fixture(scope="module")
+def lab_message() -> dict[str, Any]:
+    """labgw's valid S1 message: 0 MessageHeader, 1 Provenance, 2 the practice, 3 the databank,
+    4 Patient, 5 DiagnosticReport, 6 Observation, 7 Specimen."""
+    (message,) = translate(record(), syntax="fhir").messages
+    doc: dict[str, Any] = json.loads(message.content)
+    assert [e["resource"]["resourceType"] for e in doc["entry"]] == [
+        "MessageHeader",
+        "Provenance",
+        "Organization",
+        "Organization",
+        "Patient",
+        "DiagnosticReport",
+        "Observation",
+        "Specimen",
+    ]
+    return doc
+
+
+def _blocking_at(validator: FhirValidator, doc: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(i.rule, i.location) for i in validator.iter_resource_issues(doc) if i.blocking]
+
+
+@pytest.mark.parametrize("comparator", ["<", "<=", ">=", ">"])
+def test_r4_quantity_comparators_are_accepted(
+    any_validator: FhirValidator, lab_message: dict[str, Any], comparator: str
+) -> None:
+    doc = copy.deepcopy(lab_message)
+    doc["entry"][6]["resource"]["valueQuantity"]["comparator"] = comparator
+    assert _blocking_at(any_validator, doc) == []
+
+
+@pytest.mark.parametrize("comparator", ["<<", "=", "lt", "ad"])
+def test_a_comparator_outside_r4s_required_code_list_is_a_binding_error(
+    any_validator: FhirValidator, lab_message: dict[str, Any], comparator: str
+) -> None:
+    """Quantity.comparator has a required binding to QuantityComparator (<, <=, >=, >) in R4;
+    R4B's models list no codes for it, so base.py spells them out."""
+    doc = copy.deepcopy(lab_message)
+    doc["entry"][6]["resource"]["valueQuantity"]["comparator"] = comparator
+    assert _blocking_at(any_validator, doc) == [
+        ("FHIR-BINDING", "Bundle.entry[6].resource.valueQuantity.comparator")
+    ]

@@ -9,8 +9,9 @@ from the two libraries labgw already installs, each for what it gets right:
   which agree with R4 for every element of the resources MedCom messages use (python-stack.md
   §2.2). R4B marks code lists whose codes have child codes with `+` and leaves the children
   out; the two such lists MedCom messages use are spelled out below from R4's code systems,
-  any other is not enforced. An R4 element that R4B lacks is taken as optional and single
-  (none occurs in MedCom's resources).
+  any other is not enforced. R4B's datatype models list no codes for Quantity.comparator,
+  whose R4 binding is required too: it is spelled out below as well. An R4 element that R4B
+  lacks is taken as optional and single (none occurs in MedCom's resources).
 
 Tables are built lazily per type and memoised: reading a message of five resource types imports
 five R4B modules, not 190.
@@ -82,6 +83,22 @@ _HIERARCHICAL_CODES: dict[str, frozenset[str]] = {
         ]
     ),
 }
+
+
+# R4 required bindings on datatype code elements for which R4B's models carry no code list at
+# all: Quantity.comparator (QuantityComparator: `<`, `<=`, `>=`, `>`;
+# http://hl7.org/fhir/R4/valueset-quantity-comparator.html), on Quantity and on every type derived
+# from it (Age, Count, Distance, Duration, SimpleQuantity, MoneyQuantity), by element name.
+_QUANTITY_CODES: dict[str, frozenset[str]] = {"comparator": frozenset(["<", "<=", ">=", ">"])}
+
+
+def _in_quantity_family(type_path: str) -> bool:
+    current: str | None = type_path
+    while current:
+        if current == "Quantity":
+            return True
+        current = TYPE_PARENT.get(current)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +205,8 @@ def _build(type_path: str) -> dict[str, BaseElement]:
             values = extra.get("enum_values")
             if values and fhir_type == "code":
                 codes = _HIERARCHICAL_CODES.get(path) if "+" in values else frozenset(values)
+        if codes is None and fhir_type == "code" and _in_quantity_family(owner):
+            codes = _QUANTITY_CODES.get(name)
         out[name] = BaseElement(
             name,
             fhir_type,
