@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gateway.conformance.evidence import write_file
 from gateway.conformance.reports import by_suite, counts, json_report, junit_report
 from gateway.conformance.result import CaseResult, Status
 from gateway.conformance.run import FolderTarget, SelfTarget, Target, passed, run_suites
@@ -47,14 +48,6 @@ def _target(text: str, config: Path | None) -> Target:
     if not folder.is_dir():
         raise UsageError(f"--target {text}: not self, a folder, or an http(s) URL")
     return FolderTarget(folder)
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _print(results: list[CaseResult], verbose: bool) -> None:
@@ -143,7 +136,7 @@ def run(
         (html, "report.html"),
     ):
         if path is not None:
-            _write(path, reports[name])
+            write_file(path, reports[name])
     if evidence is not None:
         from gateway.conformance.evidence import write_evidence
 

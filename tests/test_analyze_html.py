@@ -4,15 +4,12 @@ and it actually renders in a real browser (headless Chromium)."""
 from __future__ import annotations
 
 import re
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gateway.analyze.html import render_html
+from tests.chromium import screenshot
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -170,36 +167,9 @@ def test_empty_report_renders() -> None:
 
 
 def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if chromium is None:
-        pytest.skip("chromium not installed")
     page = tmp_path / "report.html"
     page.write_text(render_html(_report()), encoding="utf-8")
-    shot = tmp_path / "shot.png"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1280,2000",
-            f"--screenshot={shot}",
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert shot.exists()
-    data = shot.read_bytes()
+    data = screenshot(page, tmp_path / "shot.png", tmp_path / "profile", height=2000)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 5_000
     assert data[12:16] == b"IHDR"

@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import struct
-import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -40,6 +38,7 @@ from gateway.conformance.suite import Case, Suite, load_suite
 from gateway.errors import UsageError
 from gateway.pki import TestPki
 from gateway.security.trust import TrustStore
+from tests.chromium import screenshot
 from tests.pki_fixture import PASSWORD, pki_session  # noqa: F401  (the `pki` fixture)
 from tests.records import record
 
@@ -305,40 +304,6 @@ def test_html_report_shows_the_message_excerpt(mixed: list[CaseResult]) -> None:
     assert "<summary>Message excerpt</summary><pre>&lt;?xml version=&quot;1.0&quot;?&gt;" in html
     assert "\n…</pre>" in html  # cut at the excerpt's limit
     assert resources(html) == []
-
-
-def _chromium() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    return found or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-
-
-def screenshot(page: Path, shot: Path, profile: Path, height: int = 1600) -> bytes:
-    """Headless Chromium's PNG of `page` (no network: the page needs none)."""
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium not installed")
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            f"--window-size=1280,{height}",
-            f"--screenshot={shot}",
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
-    assert shot.exists(), "chromium wrote no screenshot"
-    return shot.read_bytes()
 
 
 def test_html_report_renders_in_headless_chromium(mixed: list[CaseResult], tmp_path: Path) -> None:

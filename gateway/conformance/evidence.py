@@ -81,7 +81,7 @@ def write_evidence(
     _clear(folder)
     entries = []
     for relative, data in files.items():
-        _write(folder / relative, data)
+        write_file(folder / relative, data)
         entries.append(
             {"path": relative, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
         )
@@ -98,9 +98,11 @@ def write_evidence(
         "files": entries,
     }
     data = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    _write(folder / MANIFEST, data)
+    write_file(folder / MANIFEST, data)
     if identity is not None:
-        _write(folder / SIGNATURE, (sign_detached(data, identity, created) + "\n").encode("ascii"))
+        write_file(
+            folder / SIGNATURE, (sign_detached(data, identity, created) + "\n").encode("ascii")
+        )
 
 
 def _files(results: list[CaseResult], reports: dict[str, bytes]) -> dict[str, bytes]:
@@ -191,7 +193,7 @@ def _listed(folder: Path) -> set[str] | None:
     }
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
