@@ -11,6 +11,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.fhir import packages as pk
 from gateway.fhir.packages import PackageKey, load_packages, version_key
+from gateway.fhir.profiles import KNOWN_TARGET_TYPES
 from tests.test_fhir_validate import fhir_cache, packages_dir  # noqa: F401  (fixtures)
 
 HCO = PackageKey("medcom.fhir.dk.homecareobservation", "1.2.1")
@@ -113,3 +114,14 @@ def test_a_missing_or_broken_package_is_a_config_error(tmp_path: Path) -> None:
         load_packages([broken])
     with pytest.raises(ConfigError):
         load_packages([tmp_path])  # a folder without packages
+
+
+@pytest.mark.parametrize("canonical", sorted(KNOWN_TARGET_TYPES))
+def test_known_target_types_agree_with_every_version_in_the_packages(
+    loaded: pk.PackageSet, canonical: str
+) -> None:
+    """What the checker assumes of a MedCom/DK-core target profile without the packages is what
+    each version of that profile in the reference packages constrains."""
+    found = [loaded.resolve(canonical, key) for key in loaded.packages]
+    types = {(str(r.package), r.resource["type"]) for r in found if r is not None}
+    assert types and {t for _, t in types} == {KNOWN_TARGET_TYPES[canonical]}, types

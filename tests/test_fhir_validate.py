@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from gateway.errors import InvalidMessageError
+from gateway.fhir.profiles import CORE_PREFIX, KNOWN_TARGET_TYPES
 from gateway.fhir.validate import FhirValidator
 from gateway.issues import Issue, Severity
-from tests.fhir_mutants import MUTANTS, Mutant, base_document, mutated
+from tests.fhir_mutants import MUTANTS, Mutant, base_document, mutated, put
 from tests.records import fhir_validator, record, translate
 
 VALID_SETS = ("homecareobservation-1.2.1", "acknowledgement-2.0.3", "messaging-4.0.2")
@@ -274,3 +275,39 @@ def test_a_comparator_outside_r4s_required_code_list_is_a_binding_error(
     assert _blocking_at(any_validator, doc) == [
         ("FHIR-BINDING", "Bundle.entry[6].resource.valueQuantity.comparator")
     ]
+
+
+# (path of the reference, the entry it is pointed at instead). The targets are MedCom profiles
+# (messaging organization, messageHeader; core patient): judged by their resource type even when
+# the MedCom packages are not loaded.
+WRONG_TARGETS = {
+    "messageheader-sender-is-patient": ("entry[0].resource.sender", 4),
+    "messageheader-receiver-is-patient": ("entry[0].resource.destination[0].receiver", 4),
+    "provenance-agent-is-patient": ("entry[1].resource.agent[0].who", 4),
+    "provenance-target-is-observation": ("entry[1].resource.target[0]", 6),
+    "observation-subject-is-organization": ("entry[6].resource.subject", 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_TARGETS))
+def test_a_reference_to_the_wrong_resource_type_is_an_error_with_or_without_the_packages(
+    any_validator: FhirValidator, lab_message: dict[str, Any], case: str
+) -> None:
+    path, entry = WRONG_TARGETS[case]
+    doc = copy.deepcopy(lab_message)
+    target = doc["entry"][entry]["resource"]
+    put(doc, f"{path}.reference", f"{target['resourceType']}/{target['id']}")
+    assert _blocking_at(any_validator, doc) == [("FHIR-REFERENCE", f"Bundle.{path}.reference")]
+
+
+def test_every_target_profile_our_profiles_name_has_a_known_resource_type(repo_dir: Path) -> None:
+    """Without the packages the checker knows a MedCom/DK-core target's type from
+    KNOWN_TARGET_TYPES only: every targetProfile in schemas/fhir/ that is not R4 core is there."""
+    named = set()
+    for path in (repo_dir / "schemas" / "fhir").glob("StructureDefinition-*.json"):
+        definition = json.loads(path.read_text("utf-8"))
+        for element in definition["snapshot"]["element"]:
+            for type_ref in element.get("type", ()):
+                named.update(type_ref.get("targetProfile", ()))
+    foreign = {url.partition("|")[0] for url in named if not url.startswith(CORE_PREFIX)}
+    assert foreign and foreign <= set(KNOWN_TARGET_TYPES), foreign - set(KNOWN_TARGET_TYPES)

@@ -10,7 +10,9 @@ One `Run` is one message: it owns the Bundle index and the memo of "does X confo
 A reference's target is checked for its resource type only (the target is validated against its
 own profiles where it sits, so a wrong CPR is one error at the CPR, not one more at every
 reference to the Patient); conformance to a target profile is evaluated where a slice
-discriminator (`resolve()`) or an invariant (`conformsTo()`) asks for it.
+discriminator (`resolve()`) or an invariant (`conformsTo()`) asks for it. The resource type of a
+target profile that is not loaded is known for the MedCom and DK-core profiles labgw's own
+profiles name (profiles.KNOWN_TARGET_TYPES); of any other, it is not, and the check is skipped.
 """
 
 from __future__ import annotations
@@ -371,7 +373,7 @@ class Run:
             return  # not a name at all (structure.py reports the target's resourceType)
         unjudged, allowed = self.plans.targets(plan, type_ref)
         if unjudged or kind in allowed:
-            return  # a target profile that is not loaded cannot be judged
+            return  # a target profile whose resource type is not known cannot be judged
         shown = ", ".join(sorted(str(a) for a in allowed))
         message = f"{reference} is a {kind}; the profile allows {shown} here"
         out.append(rules.error(IssueType.STRUCTURE, rules.REFERENCE, message, f"{loc}.reference"))

@@ -253,10 +253,33 @@ class ProfileStore:
         return list(self._profiles.values())
 
 
+_DK_CORE = "http://hl7.dk/fhir/core/StructureDefinition/"
+_MEDCOM_CORE = "http://medcomfhir.dk/ig/core/StructureDefinition/"
+_MEDCOM_MESSAGING = "http://medcomfhir.dk/ig/messaging/StructureDefinition/"
+
+# The resource type behind each MedCom and DK-core profile that labgw's own profiles
+# (schemas/fhir/) name as a reference target, so that a reference to the wrong resource type is
+# caught without the MedCom packages, which a vendor is given but labgw does not ship. A loaded
+# profile's own `type` always wins; tests/test_fhir_packages.py checks that the two agree, and
+# tests/test_fhir_validate.py that every target our profiles name is listed here.
+KNOWN_TARGET_TYPES: dict[str, str] = {
+    f"{_DK_CORE}dk-core-organization": "Organization",
+    f"{_DK_CORE}dk-core-patient": "Patient",
+    f"{_DK_CORE}dk-core-practitioner": "Practitioner",
+    f"{_DK_CORE}dk-core-practitioner-role": "PractitionerRole",
+    f"{_DK_CORE}dk-core-related-person": "RelatedPerson",
+    f"{_MEDCOM_CORE}medcom-core-organization": "Organization",
+    f"{_MEDCOM_CORE}medcom-core-patient": "Patient",
+    f"{_MEDCOM_MESSAGING}medcom-messaging-messageHeader": "MessageHeader",
+    f"{_MEDCOM_MESSAGING}medcom-messaging-organization": "Organization",
+}
+
+
 def profile_type(canonical: str, store: ProfileStore, context: PackageKey | None) -> str | None:
-    """The resource type a profile constrains (`Organization` for a MedCom organization)."""
+    """The resource type a profile constrains (`Organization` for a MedCom organization): the
+    loaded profile's type, else the type KNOWN_TARGET_TYPES lists, else None (unknown)."""
     url = canonical.partition("|")[0]
     if url.startswith(CORE_PREFIX):
         return url[len(CORE_PREFIX) :]
     profile = store.get(canonical, context)
-    return profile.type if profile else None
+    return profile.type if profile else KNOWN_TARGET_TYPES.get(url)
