@@ -51,7 +51,14 @@ _DASHED = re.compile(r"\d{6}-\d{4}")
 
 
 def cpr_is_date_shaped(cpr: str) -> bool:
-    """DDMMYY followed by four digits; modulus 11 is deliberately not required (DESIGN §2)."""
+    """Day 01–31 and month 01–12 in the first four digits: the shape redaction looks for.
+
+    Deliberately looser than validation (`gateway.cpr.is_cpr`, which wants a real calendar
+    date): redaction may over-match, it must never miss. A 31 April or 30 February is no
+    CPR number and is refused at intake, but it is still taken out of logs and answers, where
+    a mistyped CPR number is as personal as a correct one. Every number `is_cpr` accepts is
+    date-shaped here. Modulus 11 is not required by either (DESIGN §2).
+    """
     day, month = int(cpr[0:2]), int(cpr[2:4])
     return 1 <= day <= 31 and 1 <= month <= 12
 

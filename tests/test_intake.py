@@ -15,15 +15,20 @@ import csv
 import gzip
 import io
 import json
+from calendar import isleap, monthrange
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
+from gateway.cpr import birth_date, is_cpr
 from gateway.intake import IntakeBatch, read_records
 from gateway.issues import Issue, IssueType, Severity
 from gateway.model import Abnormal, Consent, LabRecord, Status
@@ -345,6 +350,10 @@ MUTATIONS: list[Case] = [
     _case("rule", "patient.cpr", "0013779999", "LPS-CPR", "day-00"),
     _case("rule", "patient.cpr", "2500479989", "LPS-CPR", "month-00"),
     _case("rule", "patient.cpr", "2513479989", "LPS-CPR", "month-13"),
+    _case("rule", "patient.cpr", "3002479989", "LPS-CPR", "30-february"),
+    _case("rule", "patient.cpr", "3104479989", "LPS-CPR", "31-april"),
+    _case("rule", "patient.cpr", "2902471234", "LPS-CPR", "29-february-1947"),
+    _case("rule", "patient.cpr", "2902003234", "LPS-CPR", "29-february-1900"),
     *_field(
         "patient.replacementId",
         "LPS-REPLACEMENT-ID",
@@ -603,6 +612,9 @@ ACCEPTED: list[tuple[str, tuple[tuple[str, Any], ...], Callable[[LabRecord], boo
     ),
     ("cpr-mod11-not-required", (("patient.cpr", "0101709999"),), lambda r: True),
     ("cpr-day-31", (("patient.cpr", "3112999999"),), lambda r: True),
+    ("cpr-29-february-1948", (("patient.cpr", "2902481234"),), lambda r: True),
+    ("cpr-29-february-2000", (("patient.cpr", "2902004234"),), lambda r: True),
+    ("cpr-29-february-1896", (("patient.cpr", "2902965234"),), lambda r: True),
     ("given-absent", (("patient.given", DROP),), lambda r: r.patient.given is None),
     ("given-null", (("patient.given", None),), lambda r: r.patient.given is None),
     ("consent-absent-is-unknown", (("consent", DROP),), lambda r: r.consent is Consent.UNKNOWN),
@@ -1411,6 +1423,62 @@ def test_csv_without_offset_is_danish_local_time() -> None:
     assert winter.sample.collected_at == datetime(2025, 2, 5, 12, 20, tzinfo=UTC)
     assert summer.performed_at.utcoffset() == timedelta(hours=2)
     assert winter.performed_at.utcoffset() == timedelta(hours=1)
+
+
+# The years each 7th digit can give (CPR-kontoret: year digits and 7th digit name the century).
+_CPR_YEARS = {
+    **dict.fromkeys((0, 1, 2, 3), (range(1900, 2000),)),
+    **dict.fromkeys((4, 9), (range(1937, 2037),)),
+    **dict.fromkeys((5, 6, 7, 8), (range(1858, 1900), range(2000, 2058))),
+}
+
+
+@cache
+def _births(spans: tuple[range, ...]) -> dict[str, date]:
+    """DDMMYY of every day in the years `spans`: the birthdays a 7th digit allows."""
+    return {
+        f"{born:%d%m%y}": born
+        for span in spans
+        for year in span
+        for month in range(1, 13)
+        for born in (date(year, month, day) for day in range(1, monthrange(year, month)[1] + 1))
+    }
+
+
+@example(29, 2, 0, 3)  # 1900: no leap year
+@example(29, 2, 0, 4)  # 2000: a leap year
+@example(29, 2, 96, 5)  # 1896
+@example(30, 2, 48, 0)
+@example(31, 4, 47, 0)
+@example(31, 12, 99, 9)
+@given(st.integers(0, 33), st.integers(0, 13), st.integers(0, 99), st.integers(0, 9))
+def test_a_cpr_number_is_a_real_date_of_birth_in_the_century_its_7th_digit_gives(
+    day: int, month: int, year: int, seventh: int
+) -> None:
+    """Accepted exactly when DDMMYY is the birthday of someone born in the years the 7th digit
+    stands for (any day or month that is none is refused); modulus 11 is not asked."""
+    cpr = f"{day:02d}{month:02d}{year:02d}{seventh}123"
+    born = _births(_CPR_YEARS[seventh]).get(cpr[:6])
+    assert birth_date(cpr) == born
+    assert is_cpr(cpr) is (born is not None)
+
+
+def test_29_february_is_a_date_exactly_in_leap_years() -> None:
+    """Every year digits with every 7th digit: only where the century makes a leap year."""
+    for year in range(100):
+        for seventh, spans in _CPR_YEARS.items():
+            (full,) = [y for span in spans for y in span if y % 100 == year]
+            assert is_cpr(f"2902{year:02d}{seventh}000") is isleap(full), (year, seventh)
+
+
+@given(st.dates(date(1858, 1, 1), date(2057, 12, 31)), st.integers(0, 9), st.integers(0, 999))
+def test_every_birthday_with_a_fitting_7th_digit_is_accepted_at_intake(
+    born: date, seventh: int, serial: int
+) -> None:
+    assume(any(born.year in span for span in _CPR_YEARS[seventh]))
+    cpr = f"{born:%d%m%y}{seventh}{serial:03d}"
+    batch = read(encode([make_record("REC-0001", [("patient.cpr", cpr)])], "json"), "one.json")
+    assert_counts(batch, 1, accepted=1)
 
 
 def test_csv_bad_cpr_is_rejected_without_echoing_it() -> None:

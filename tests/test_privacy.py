@@ -16,12 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.cpr import is_cpr
 from gateway.errors import ConfigError
 from gateway.intake import read_records
 from gateway.privacy import (
     KeySource,
     Pseudonyms,
     RedactingFilter,
+    cpr_is_date_shaped,
     derive_key,
     find_cpr,
     install_log_redaction,
@@ -48,9 +50,19 @@ KEY = b"k" * 32
         (f'{{"cpr":"{CPR}"}}', '{"cpr":"[CPR]"}'),
         (f"NPU{CPR}", "NPU[CPR]"),
         (f"{CPR},010101-1234;3112999999", "[CPR],[CPR];[CPR]"),
+        ("3002479989 3104479989 2902001234", "[CPR] [CPR] [CPR]"),
         ("[CPR] stays [CPR]", "[CPR] stays [CPR]"),
     ],
-    ids=["plain", "dashed", "xml", "json", "glued-to-letters", "several", "idempotent"],
+    ids=[
+        "plain",
+        "dashed",
+        "xml",
+        "json",
+        "glued-to-letters",
+        "several",
+        "no-date-but-date-shaped",  # redaction over-matches what validation refuses
+        "idempotent",
+    ],
 )  # fmt: skip
 def test_cpr_numbers_are_redacted(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -106,6 +118,22 @@ def test_any_date_shaped_cpr_in_any_text_is_redacted(
     assert cpr in find_cpr(text)
     assert redact(text) == expected
     assert find_cpr(redact(text)) == []
+
+
+@given(st.integers(0, 39), st.integers(0, 19), st.integers(0, 999_999), st.booleans())
+def test_redaction_is_at_least_as_broad_as_validation(
+    day: int, month: int, rest: int, dashed: bool
+) -> None:
+    """Every number intake and MC-CPR accept as a CPR number is redacted, and so is every
+    day 01-31 in a month 01-12 that is no date (31 April, 30 February): over-matching is
+    the safe side for text people read."""
+    digits = f"{day:02d}{month:02d}{rest:06d}"
+    cpr = f"{digits[:6]}-{digits[6:]}" if dashed else digits
+    if is_cpr(digits):
+        assert cpr_is_date_shaped(digits)
+    shaped = 1 <= day <= 31 and 1 <= month <= 12
+    assert find_cpr(f"cpr {cpr}.") == ([cpr] if shaped else [])
+    assert (redact(cpr) == "[CPR]") is shaped
 
 
 @given(st.from_regex(r"[0-9]{11,30}", fullmatch=True), _TEXT, _SEPARATORS, _SEPARATORS, _TEXT)

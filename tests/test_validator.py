@@ -48,12 +48,24 @@ def test_missing_cpr_is_invalid_and_named(validator: XmlValidator, derived: byte
     assert raised.value.issues == tuple(issues)
 
 
+@pytest.mark.parametrize(
+    "cpr",
+    [b"3213779999", b"3002779999", b"3104779999", b"2902770000", b"2902003000"],
+    ids=["day-32-month-13", "30-february", "31-april", "29-february-1977", "29-february-1900"],
+)
 def test_cpr_that_is_no_date_breaks_a_business_rule(
-    validator: XmlValidator, derived: bytes
+    validator: XmlValidator, derived: bytes, cpr: bytes
 ) -> None:
-    bad = derived.replace(b"1212778221", b"3213779999")
+    bad = derived.replace(b"1212778221", cpr)
     assert rules(validator, bad) == ["MC-CPR"]
-    assert all("3213779999" not in i.message for i in validator.iter_issues(bad))
+    assert all(cpr.decode() not in i.message for i in validator.iter_issues(bad))
+
+
+@pytest.mark.parametrize("cpr", [b"2902484000", b"2902004000", b"3112999999", b"0101709999"])
+def test_cpr_of_a_real_date_passes_without_modulus_11(
+    validator: XmlValidator, derived: bytes, cpr: bytes
+) -> None:
+    assert rules(validator, derived.replace(b"1212778221", cpr)) == []
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway.cpr import century
+
 HEADER = (
     "recordId;version;status;practice_sor;practice_ydernummer;practice_gln;practice_name;"
     "patient_cpr;patient_replacementId;patient_family;patient_given;consent;sample_id;"
@@ -206,6 +208,16 @@ def _lines(rows: int, rng: random.Random, truth: SampleTruth) -> Iterator[str]:
         truth.rows += 1
 
 
+def _cpr(born: datetime, serial: int) -> str:
+    """A CPR number for someone born on `born`: where the serial's first digit would put the
+    birth in another century (`gateway.cpr.century`), it is moved to one that does not, so a
+    birthday of 29 February 2000 stays a date intake accepts."""
+    year = born.year % 100
+    if century(year, serial // 1000) != born.year - year:
+        serial = serial % 1000 + (4000 if born.year >= 2000 else 0)
+    return born.strftime("%d%m%y") + f"{serial:04d}"
+
+
 def _new_visit(
     rng: random.Random, practices: list[_Practice], number: int, written: int, rows: int
 ) -> _Visit:
@@ -214,7 +226,7 @@ def _new_visit(
     day = _START + timedelta(days=written * 365 // max(rows, 1))
     return _Visit(
         practice=rng.choice(practices),
-        cpr=born.strftime("%d%m%y") + f"{rng.randrange(10_000):04d}",
+        cpr=_cpr(born, rng.randrange(10_000)),
         family=rng.choice(_FAMILIES),
         given=rng.choice(_GIVEN),
         consent=rng.choice(("given", "given", "")),

@@ -1,8 +1,9 @@
 """Builds a `LabRecord` from one decoded record, or says precisely why it cannot.
 
 First the contract (`contract.py`: presence, types, lengths, forms), then the rules a schema cannot
-express: a CPR number must be date-shaped, a GLN must carry its GS1 check digit, times must parse
-and come in order, an NPU code must look like one, a reference interval must not be upside down.
+express: a CPR number must state a real date of birth (`gateway.cpr`), a GLN must carry its GS1
+check digit, times must parse and come in order, an NPU code must look like one, a reference
+interval must not be upside down.
 A rejected record gets every Issue found, not just the first, so a vendor fixes all in one round.
 """
 
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.cpr import is_cpr
 from gateway.intake.contract import Contract, Violation, default_contract
 from gateway.issues import Issue, IssueType, Severity
 from gateway.model import (
@@ -28,7 +30,7 @@ from gateway.model import (
     Sample,
     Status,
 )
-from gateway.privacy import cpr_is_date_shaped, redact
+from gateway.privacy import redact
 from gateway.values import parse_number, parse_value
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -96,11 +98,12 @@ class RecordBuilder:
             )
 
         patient = data["patient"]
-        if patient.get("cpr") and not cpr_is_date_shaped(patient["cpr"]):
+        if patient.get("cpr") and not is_cpr(patient["cpr"]):
             problem(
                 "LPS-CPR",
                 "patient.cpr",
-                "not a CPR number: the first six digits must be a date (DDMMYY)",
+                "not a CPR number: the first six digits must be a date of birth (DDMMYY, "
+                "the 7th digit gives the century)",
             )
         practice = data["practice"]
         if not gln_check_digit_ok(practice["gln"]):

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from gateway.intake.record import cpr_is_date_shaped
+from gateway.cpr import is_cpr
 from gateway.issues import Issue, IssueType, Severity
 from gateway.mapping.tables import Mappings
 from gateway.xml.ns import NPU_CODE_TYPE, q
@@ -57,13 +57,14 @@ def laboratory_report_rules(
     patient = report.find(q("Patient", ns))
     if patient is not None:
         cpr = patient.find(q("CivilRegistrationNumber", ns))
-        if cpr is not None and cpr.text and not cpr_is_date_shaped(cpr.text):
+        if cpr is not None and cpr.text and not is_cpr(cpr.text):
             yield _issue(
                 Severity.ERROR,
                 IssueType.VALUE,
                 "MC-CPR",
                 cpr,
-                "not a CPR number: the first six digits must be a date (DDMMYY)",
+                "not a CPR number: the first six digits must be a date of birth (DDMMYY, "
+                "the 7th digit gives the century)",
                 source,
             )
         if patient.find(q("Consent", ns)) is None:
