@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +87,53 @@ def test_correction_and_cancellation_are_new_messages_that_point_back() -> None:
     assert activities["modified-message"]["role"] == "revision"
     assert activities["retract-message"]["role"] == "removal"
     assert activities["modified-message"]["what"]["reference"].startswith("MessageHeader/")
+
+
+def hemoglobin(**changes: Any) -> dict[str, Any]:
+    """A second result (Hb) of the sample of `record()`, as its own LPS record."""
+    hb = {"value": "7.1", "unit": "mmol/L", "referenceLow": "7.3", "abnormal": "low"}
+    return record(
+        recordId="B", analysis__code="NPU02319", analysis__text="Hb", result=hb, **changes
+    )
+
+
+@pytest.mark.parametrize(
+    "cancelled_first", [True, False], ids=["cancelled-first", "corrected-first"]
+)
+def test_a_letter_that_cancels_one_result_and_corrects_another_modifies(
+    cancelled_first: bool,
+) -> None:
+    """MedCom's retract cancels the whole message: a letter that still carries a corrected
+    result is modified-message (role revision), whatever order its records come in."""
+    cancelled = record(version=2, status="cancelled")
+    corrected = hemoglobin(version=2, status="corrected")
+    records = (cancelled, corrected) if cancelled_first else (corrected, cancelled)
+    (message,) = translate(*records, syntax="fhir").messages
+    resources = {
+        e["resource"]["resourceType"]: e["resource"] for e in bundle(message.content)["entry"]
+    }
+    provenance = resources["Provenance"]
+    assert provenance["activity"]["coding"][0]["code"] == "modified-message"
+    assert [e["role"] for e in provenance["entity"]] == ["revision"]
+    assert resources["DiagnosticReport"]["status"] == "corrected"
+    assert len(resources["DiagnosticReport"]["result"]) == 2
+    _equivalent(*records)
+
+
+def test_a_letter_whose_every_result_is_cancelled_retracts() -> None:
+    (message,) = translate(
+        record(version=2, status="cancelled"),
+        hemoglobin(version=2, status="cancelled"),
+        syntax="fhir",
+    ).messages
+    resources = {
+        e["resource"]["resourceType"]: e["resource"] for e in bundle(message.content)["entry"]
+    }
+    provenance = resources["Provenance"]
+    assert provenance["activity"]["coding"][0]["code"] == "retract-message"
+    assert [e["role"] for e in provenance["entity"]] == ["removal"]
+    assert resources["DiagnosticReport"]["status"] == "cancelled"
+    assert len(resources["DiagnosticReport"]["result"]) == 2
 
 
 def test_practice_without_sor_cannot_be_sent_as_fhir() -> None:

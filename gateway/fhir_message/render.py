@@ -7,8 +7,10 @@ narrative. Ids are UUIDs derived from the letter id, so a replay gives the same 
 Bundle id is derived from the envelope id as well, so it is new on every send.
 
 MedCom has no lab event code yet: `eventCoding` uses labgw's own code system (DESIGN §4). A
-correction carries activity `modified-message`, a cancellation `retract-message`, each with an
-`entity` that points at the MessageHeader of the version before.
+correction carries activity `modified-message` (entity role `revision`), a cancellation of every
+result of the letter `retract-message` (role `removal`), each with an `entity` that points at the
+MessageHeader of the version before; a letter that cancels some results and corrects others
+modifies.
 """
 
 from __future__ import annotations
@@ -180,12 +182,15 @@ def render_fhir(
 def _provenance(
     plan: LetterPlan, header_id: str, sender: dict[str, Any], sent: datetime
 ) -> dict[str, Any]:
-    first = plan.first
     # Modified and retracted messages point at the message they replace; with no version
     # before (a record whose first version is already a correction) the message is new.
+    # MedCom's retract cancels the whole message (notes/medcom-fhir.md §4): only a letter whose
+    # every result is cancelled retracts; one that still carries a result modifies (its
+    # DiagnosticReport is `corrected`, see _report).
     activity = "new-message"
     if plan.previous_message_id:  # a later version: it modifies, or retracts, what was sent
-        activity = "retract-message" if first.status is Status.CANCELLED else "modified-message"
+        retracted = all(m.record.status is Status.CANCELLED for m in plan.results)
+        activity = "retract-message" if retracted else "modified-message"
     provenance: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": uuid_for("Provenance", plan.letter_id),
@@ -198,7 +203,7 @@ def _provenance(
         "agent": [{"who": _ref(sender)}],
     }
     if activity != "new-message" and plan.previous_message_id:
-        role = "removal" if first.status is Status.CANCELLED else "revision"
+        role = "removal" if activity == "retract-message" else "revision"
         previous = plan.previous_message_id
         provenance["entity"] = [{"role": role, "what": {"reference": f"MessageHeader/{previous}"}}]
     return provenance
