@@ -3,7 +3,9 @@
 For one record version the MedCom XML letter (XRPT01 or XRPT05) and the FHIR message must carry
 the same patient, analyses, values (digit for digit), comparators, units, reference limits,
 statuses and consent flag. Both are read back with the format's own reader and reduced to the
-same plain facts; any difference is an Issue naming the letter and what differs.
+same plain facts; any difference is an Issue naming the letter and what differs. A cancelled
+result is `annulleret` in both, with no unit or limits: the XML letters send nothing of the
+withdrawn value (the FHIR Observation may still carry its reference range).
 """
 
 from __future__ import annotations
@@ -145,8 +147,8 @@ def fhir_facts(content: bytes) -> LetterFacts:
                 value,
                 o.comparator or "",
                 "" if cancelled else o.unit or "",
-                format_decimal(o.low) if o.low is not None else "",
-                format_decimal(o.high) if o.high is not None else "",
+                format_decimal(o.low) if o.low is not None and not cancelled else "",
+                format_decimal(o.high) if o.high is not None and not cancelled else "",
             )
         )
     refused = any(o.restricted for o in message.observations)

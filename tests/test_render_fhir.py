@@ -179,6 +179,17 @@ def test_xml_and_fhir_are_equivalent_for_biochemistry_and_microbiology() -> None
     )
 
 
+def test_xml_and_fhir_agree_on_cancelled_cultures_susceptibilities_and_findings() -> None:
+    cancelled = {"version": 2, "status": "cancelled"}
+    _equivalent(
+        culture(recordId="U1", sample__id="U", **cancelled),
+        local("RES-MEC", "S", "U2", sample__id="U", **cancelled),
+        local("RES-SUL", "R", "U3", sample__id="U", **cancelled),
+        local("STREPA", "Positiv", "A1", sample__id="T", result__referenceHigh="1", **cancelled),
+        record(recordId="C", sample__id="S2", result__referenceLow="0,5", **cancelled),
+    )
+
+
 def test_equivalence_check_finds_a_difference() -> None:
     xml = translate(record(), syntax="xml")
     fhir = translate(record(result__value="46"), syntax="fhir")

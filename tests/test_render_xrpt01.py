@@ -13,6 +13,7 @@ from lxml import etree
 
 from gateway.clock import FixedClock, SequentialIds
 from gateway.config import default_config
+from gateway.coverage import Action
 from gateway.mapping.tables import default_mappings
 from gateway.pipeline import Outcome, Translator
 from gateway.values import parse_value
@@ -145,6 +146,36 @@ def test_cancellation_is_a_corrected_result_that_says_so() -> None:
     (res,) = read_letters(etree.fromstring(result.messages[0].content))[0].results
     assert (res.status, res.value, res.unit) == ("svar_rettet", "annulleret", None)
     assert res.text_value and "annulleret" in res.text_value
+    # the withdrawn value's interval (0-8) and flag (high) are not sent with it
+    assert (res.operator, res.lower, res.upper, res.validation) == (None, None, None, None)
+    uses = {u.field: u for u in result.messages[0].coverage}
+    for field in ("result.referenceLow", "result.referenceHigh", "result.abnormal", "result.unit"):
+        assert uses[field].action is Action.LEFT_OUT and uses[field].target is None, field
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(), min_size=1, max_size=4).flatmap(
+        lambda xs: st.tuples(*(lab_records(i) for i in range(len(xs))))
+    )
+)
+def test_a_cancelled_result_carries_nothing_of_the_withdrawn_value(
+    records: tuple[dict[str, Any], ...],
+) -> None:
+    result = translate(*({**r, "version": 2, "status": "cancelled"} for r in records))
+    assert result.counts()["accepted"] == len(records), [str(i) for i in result.issues]
+    for message in result.messages:
+        (letter,) = read_letters(etree.fromstring(message.content))
+        for res, source in zip(letter.results, message.records, strict=True):
+            assert (res.status, res.result_type, res.value) == (
+                "svar_rettet",
+                "alfanumerisk",
+                "annulleret",
+            ), source
+            assert (res.operator, res.unit, res.lower, res.upper, res.validation) == (
+                (None,) * 5
+            ), source
+            assert res.text_value == "Svaret er annulleret af afsender."
 
 
 def test_output_is_byte_for_byte_reproducible() -> None:

@@ -8,8 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from gateway.coverage import Action
 from gateway.pipeline import Outcome
 from gateway.routing import Destination
+from gateway.xml.ns import q
+from gateway.xml.reading import text
 from gateway.xml.xrpt05_reader import read_micro_letters
 from tests.records import record, translate
 
@@ -92,6 +95,56 @@ def test_one_status_per_letter() -> None:
     assert statuses == ["svar_endeligt", "svar_midlertidigt"]
 
 
+CANCELLED = {"version": 2, "status": "cancelled"}
+
+
+def test_a_cancelled_susceptibility_says_annulleret_in_whole_words() -> None:
+    """Susceptibility holds eight characters: a cancelled cell is `-` (no category) with the
+    word and the sentence in its SusceptibilityValue, never `annulleret` cut to `annuller`."""
+    result = translate(
+        culture(**CANCELLED),
+        local("RES-MEC", "S", "S1", **CANCELLED),
+        local("RES-SUL", "R", "S2", **CANCELLED),
+    )
+    assert result.counts()["accepted"] == 3, [str(i) for i in result.issues]
+    (message,) = result.messages
+    root = etree.fromstring(message.content)
+    (letter,) = read_micro_letters(root)
+    assert letter.status == "svar_rettet"
+    (finding,) = letter.findings
+    assert finding.text == "annulleret"
+    assert finding.susceptibility == (("LGW00101", "annulleret"), ("LGW00102", "annulleret"))
+    entries = root.findall(f".//{q('PatternEntry')}")
+    assert [text(e, "Susceptibility") for e in entries] == ["-", "-"]
+    for entry in entries:
+        assert text(entry, "SusceptibilityValue/Operator") == "ikke_angivet"
+        assert text(entry, "SusceptibilityValue/Value") == "annulleret"
+        assert text(entry, "SusceptibilityValue/Comments/Text/Paragraph") == (
+            "Svaret er annulleret af afsender."
+        )
+    assert b"annuller<" not in message.content
+
+
+def test_a_cancelled_finding_carries_nothing_of_the_withdrawn_value() -> None:
+    result = translate(
+        local(
+            "STREPA",
+            "Positiv",
+            "A1",
+            result__referenceHigh="1",
+            result__abnormal="abnormal",
+            **CANCELLED,
+        )
+    )
+    (message,) = result.messages
+    (finding,) = read_micro_letters(etree.fromstring(message.content))[0].findings
+    assert finding.text == "annulleret"
+    assert (finding.value, finding.lower, finding.upper, finding.validation) == (None,) * 4
+    uses = {u.field: u.action for u in message.coverage}
+    assert uses["result.referenceHigh"] is Action.LEFT_OUT
+    assert uses["result.abnormal"] is Action.LEFT_OUT
+
+
 def test_long_texts_become_paragraphs() -> None:
     text = "Blandingsflora. " * 40 + "\nKontrol anbefales."
     result = translate(
@@ -156,3 +209,20 @@ def test_round_trip_keeps_codes_values_susceptibility_status_and_consent(
             assert value in [s for _, s in letter.findings[0].susceptibility]
         else:
             assert any(f.text == value for f in letter.findings)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(micro_sets().map(lambda records: [{**r, **CANCELLED} for r in records]))
+def test_every_cancelled_result_reads_back_as_annulleret(records: list[dict[str, Any]]) -> None:
+    result = translate(*records)
+    assert result.counts()["rejected"] == 0, [str(i) for i in result.issues if i.blocking]
+    for message in result.messages:
+        root = etree.fromstring(message.content)
+        (letter,) = read_micro_letters(root)
+        assert letter.status == "svar_rettet"
+        for finding in letter.findings:
+            assert finding.text == "annulleret"
+            assert all(category == "annulleret" for _, category in finding.susceptibility)
+        assert {e.text for e in root.iter(q("Susceptibility"))} <= {"-"}
+        assert root.find(f".//{q('ReferenceInterval')}") is None
+        assert root.find(f".//{q('ResultValidation')}") is None

@@ -5,7 +5,10 @@ message bytes and their mapping-coverage record out. The rules are the standard'
 (notes/medcom-xml.md §2, DESIGN §4): `Value` ≤ 12 characters (longer text goes to
 `ResultTextValue`), times are Danish local `hh:mm`, `<`/`>` become `Operator`, `abnormal`
 becomes `ResultValidation`, consent becomes `Patient/Consent/Given`. A cancellation has no
-XRPT01 code: it is sent as a corrected result whose value says it is cancelled (DESIGN §4).
+XRPT01 code (notes/medcom-xml.md §5): it is sent as a corrected result (`svar_rettet`) whose
+alphanumeric `Value` is `annulleret` with a `ResultTextValue` saying so (DESIGN §4). Nothing of
+the withdrawn value stays: no `Operator`, `Unit`, `ReferenceInterval` or `ResultValidation`,
+which would describe a value the letter no longer has.
 """
 
 from __future__ import annotations
@@ -119,10 +122,12 @@ def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
     out.leaf("Identifier", producer_identifier(record, ns.PRODUCER_ID_MAX))
     out.leaf("IdentifierCode", producer_code)
     out.end()
-    reference_interval(out, record)
+    cancelled = record.status is Status.CANCELLED
+    if not cancelled:
+        reference_interval(out, record)
     value = mapped.value
     long_text: str | None = None
-    if record.status is Status.CANCELLED:
+    if cancelled:
         out.leaf("ResultType", "alfanumerisk")
         out.leaf("Value", CANCELLED_VALUE)
         long_text = CANCELLED_TEXT
@@ -136,9 +141,10 @@ def _result(out: XmlWriter, mapped: Mapped, producer_code: str) -> None:
         fits = len(value.text) <= ns.VALUE_MAX
         out.leaf("Value", value.text if fits else LONG_TEXT_VALUE)
         long_text = None if fits else value.text
-    if analysis.medcom_unit and mapped.ucum and record.status is not Status.CANCELLED:
+    if analysis.medcom_unit and mapped.ucum and not cancelled:
         out.leaf("Unit", analysis.medcom_unit)
-    validation = _VALIDATION.get(record.result.abnormal) if record.result.abnormal else None
+    abnormal = None if cancelled else record.result.abnormal
+    validation = _VALIDATION.get(abnormal) if abnormal else None
     if validation:
         out.leaf("ResultValidation", validation)
     if long_text:

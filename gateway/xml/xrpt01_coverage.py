@@ -20,6 +20,7 @@ _LR = "LaboratoryReport"
 _RES = f"{_LR}/LaboratoryResults/Result"
 T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
 _COMMA = "decimal comma written as point"
+_WITHDRAWN = "cancelled: nothing of the withdrawn value is sent"
 
 Shape = tuple[object, ...]
 
@@ -84,7 +85,9 @@ def _uses(shape: Shape) -> tuple[Use, ...]:
     if material:
         out.append(("sample.material", L, None, "XRPT01 has no material; the NPU system says it"))
     out.append(_VALUE_USES[str(value_kind)])
-    if unit_kept is not None:
+    if unit_kept is not None and cancelled:
+        out.append(("result.unit", L, None, _WITHDRAWN))
+    elif unit_kept is not None:
         out.append(
             ("result.unit", T, f"{_RES}/Unit", "MedCom spelling of the NPU unit")
             if unit_kept
@@ -94,7 +97,9 @@ def _uses(shape: Shape) -> tuple[Use, ...]:
         ("referenceLow", "LowerLimit", low),
         ("referenceHigh", "UpperLimit", high),
     ):
-        if kind:
+        if kind and cancelled:
+            out.append((f"result.{name}", L, None, _WITHDRAWN))
+        elif kind:
             out.append(
                 (
                     f"result.{name}",
@@ -103,7 +108,9 @@ def _uses(shape: Shape) -> tuple[Use, ...]:
                     None if kind == "same" else _COMMA,
                 )
             )
-    if abnormal is Abnormal.NORMAL:
+    if abnormal and cancelled:
+        out.append(("result.abnormal", L, None, _WITHDRAWN))
+    elif abnormal is Abnormal.NORMAL:
         out.append(("result.abnormal", L, None, "normal results carry no ResultValidation"))
     elif abnormal:
         out.append(("result.abnormal", T, f"{_RES}/ResultValidation", None))

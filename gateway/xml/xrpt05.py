@@ -6,6 +6,13 @@ SARS-CoV-2) and the odd numeric finding. Structure and limits are the standard's
 (notes/medcom-xml.md §4): one result status per letter, at most 90 investigations, texts as
 paragraphs of at most 500 characters. Susceptibility results belong to the culture of the same
 letter; one without a culture has nothing to attach to and is refused (`record_problems`).
+
+A cancellation has no XRPT05 code either (notes/medcom-xml.md §5); as in XRPT01 it is a
+corrected letter (`svar_rettet`) whose results say `annulleret`: a culture's organism and a
+finding's interpretation are that word, with no value, unit, interval or flag of the withdrawn
+result. A susceptibility cell has room for eight characters, so it does not cut the word: its
+`Susceptibility` is `-` (no category) and its `SusceptibilityValue` carries `annulleret` as the
+value (Operator `ikke_angivet`) and the sentence that the sender cancelled it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from gateway.xml.letter_parts import (
     sender,
 )
 from gateway.xml.writer import XmlWriter, text_lines
-from gateway.xml.xrpt01 import CANCELLED_VALUE
+from gateway.xml.xrpt01 import CANCELLED_TEXT, CANCELLED_VALUE
 from gateway.xml.xrpt01_coverage import limit_text
 
 _ROOT = "MicrobiologyWebReport"
@@ -47,6 +54,8 @@ _STATUS = {
 _OPERATOR = {Comparator.LT: "mindre_end", Comparator.GT: "stoerre_end", None: "lig_med"}
 _VALIDATION = {Abnormal.HIGH: "for_hoej", Abnormal.LOW: "for_lav", Abnormal.ABNORMAL: "unormal"}
 SUSCEPTIBILITY_KEY = "S: følsom. I: følsom ved øget eksponering. R: resistent."
+CANCELLED_SUSCEPTIBILITY = "-"  # the category of a cancelled cell; SusceptibilityValue says why
+NOT_STATED = "ikke_angivet"  # Operator of a Value that is no measurement
 T, C, L = Action.TRANSFORMED, Action.CARRIED, Action.LEFT_OUT
 
 
@@ -236,15 +245,18 @@ def _investigation(
 def _findings(out: XmlWriter, mapped: Mapped, text: str) -> None:
     record = mapped.record
     value = mapped.value
+    cancelled = record.status is Status.CANCELLED
     out.start("Findings")
     _identification(out, "InterPretation", text)
-    reference_interval(out, record)
-    if value.number is not None and record.status is not Status.CANCELLED:
+    if not cancelled:
+        reference_interval(out, record)
+    if value.number is not None and not cancelled:
         out.leaf("Operator", _OPERATOR[value.comparator])
         out.leaf("Value", value.decimal_text())
         if mapped.analysis.medcom_unit and mapped.ucum:
             out.leaf("Unit", mapped.analysis.medcom_unit)
-    validation = _VALIDATION.get(record.result.abnormal) if record.result.abnormal else None
+    abnormal = None if cancelled else record.result.abnormal
+    validation = _VALIDATION.get(abnormal) if abnormal else None
     if validation:
         out.leaf("ResultValidation", validation)
     if record.result.comment:
@@ -263,13 +275,15 @@ def _pattern(out: XmlWriter, susceptibility: list[Mapped]) -> None:
         out.start("PatternEntry")
         out.leaf("RefMicroorganism", "1")
         out.leaf("RefAntibiotic", str(number))
-        record = mapped.record
-        out.leaf(
-            "Susceptibility",
-            CANCELLED_VALUE[:8]
-            if record.status is Status.CANCELLED
-            else record.result.value.text[:8],
-        )
+        if mapped.record.status is Status.CANCELLED:
+            out.leaf("Susceptibility", CANCELLED_SUSCEPTIBILITY)
+            out.start("SusceptibilityValue")
+            out.leaf("Operator", NOT_STATED)
+            out.leaf("Value", CANCELLED_VALUE)
+            _identification(out, "Comments", CANCELLED_TEXT)
+            out.end()
+        else:
+            out.leaf("Susceptibility", mapped.record.result.value.text)  # S, I or R (mapping)
         out.end()
     paragraphs(out, "SusceptibilityInterpretation", SUSCEPTIBILITY_KEY)
     out.end()
@@ -284,7 +298,7 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
             "result.value",
             C,
             f"{_INV}/CultureFindings/Pattern/PatternEntry/Susceptibility",
-            "first 8 characters",
+            None,
         )
     elif kind is ResultType.TAXON:
         code = f"{_INV}/Examination/MICAnalysisCode"
@@ -311,9 +325,10 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
             "one status per XRPT05 letter",
         )
     )
+    cancelled = r.status is Status.CANCELLED
     out.append(
         value
-        if r.status is not Status.CANCELLED
+        if not cancelled
         else ("result.value", L, None, "cancelled: the value is replaced by 'annulleret'")
     )
     if r.sample.material:
@@ -337,7 +352,9 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
         ("result.referenceHigh", r.result.reference_high),
         ("result.abnormal", r.result.abnormal),
     ):
-        if given:
+        if given and cancelled:
+            out.append((name, L, None, "cancelled: nothing of the withdrawn value is sent"))
+        elif given:
             out.append(
                 (name, T, f"{findings}/{name.split('.')[1]}", None)
                 if quantitative

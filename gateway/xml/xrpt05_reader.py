@@ -12,6 +12,7 @@ from lxml import etree
 
 from gateway.xml.ns import q
 from gateway.xml.reading import find, head_fields, text
+from gateway.xml.xrpt01 import CANCELLED_VALUE
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class ReadFinding:
     upper: str | None
     validation: str | None
     comments: tuple[str, ...]
-    susceptibility: tuple[tuple[str, str], ...]  # (antibiotic code, S/I/R)
+    susceptibility: tuple[tuple[str, str], ...]  # (antibiotic code, S/I/R or annulleret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,14 @@ def read_micro_letters(root: etree._Element) -> list[ReadMicroLetter]:
     return letters
 
 
+def _category(entry: etree._Element) -> str:
+    """A PatternEntry's S, I or R; `annulleret` for a cancelled cell (its SusceptibilityValue
+    says so: the Susceptibility itself is only `-`)."""
+    if text(entry, "SusceptibilityValue/Value") == CANCELLED_VALUE:
+        return CANCELLED_VALUE
+    return text(entry, "Susceptibility") or ""
+
+
 def _finding(investigation: etree._Element) -> ReadFinding:
     culture = find(investigation, "CultureFindings")
     base = {
@@ -79,7 +88,7 @@ def _finding(investigation: etree._Element) -> ReadFinding:
             for a in culture.iterfind(f"{q('Pattern')}/{q('Antibiotic')}")
         ]
         pairs = tuple(
-            (codes[int(text(e, "RefAntibiotic") or "0") - 1], text(e, "Susceptibility") or "")
+            (codes[int(text(e, "RefAntibiotic") or "0") - 1], _category(e))
             for e in culture.iterfind(f"{q('Pattern')}/{q('PatternEntry')}")
         )
         return ReadFinding(
