@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
 from gateway.errors import InvalidMessageError
 from gateway.issues import Severity
+from gateway.xml.ns import NS_2014
 from gateway.xml.paths import strip_namespaces
 from gateway.xml.safe import Limits
 from gateway.xml.validate import XmlValidator
+from tests.records import translate
+from tests.test_render_xrpt05 import culture, local
 
 DERIVED = "medcom-xml/derived/XRPT01_XR0131K_example_derived.xml"
 CPR = b"<CivilRegistrationNumber>1212778221</CivilRegistrationNumber>"
@@ -140,6 +144,174 @@ def test_letters_of_two_versions(validator: XmlValidator, derived: bytes) -> Non
     )
     (issue,) = [i for i in validator.iter_issues(twice) if i.blocking]
     assert issue.rule == "XML-NO-SCHEMA" and "different versions" in issue.message
+
+
+# --- XRPT05 letters: patient and time rules, and their susceptibility tables -------------
+
+MIC = "/Emessage/MicrobiologyWebReport"
+RESULTS = f"{MIC}/LaboratoryResults"
+PATTERN = f"{RESULTS}/Investigation/CultureFindings/Pattern"
+
+
+@pytest.fixture(scope="module")
+def miba() -> bytes:
+    """labgw's own XRPT05 letter: a culture with three susceptibility results (S, R, S)."""
+    result = translate(
+        culture(),
+        local("RES-MEC", "S", "S1"),
+        local("RES-SUL", "R", "S2"),
+        local("RES-NIT", "S", "S3"),
+    )
+    (message,) = result.messages
+    return message.content
+
+
+def changed(data: bytes, *changes: tuple[str, str | None]) -> bytes:
+    """`data` with the text of the element at each readable path set (None: removed)."""
+    root = etree.fromstring(data)
+    for path, value in changes:
+        steps = "/".join(f"m:{step}" for step in path.strip("/").split("/"))
+        (element,) = root.xpath(f"/{steps}", namespaces={"m": NS_2014})
+        if value is None:
+            element.getparent().remove(element)
+        else:
+            element.text = value
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def blocking(validator: XmlValidator, data: bytes) -> list[tuple[str, str | None]]:
+    return [(i.rule, i.location) for i in validator.iter_issues(data) if i.blocking]
+
+
+def test_labgws_xrpt05_letter_breaks_no_rule(validator: XmlValidator, miba: bytes) -> None:
+    assert [str(i) for i in validator.iter_issues(miba)] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            ((f"{MIC}/Patient/CivilRegistrationNumber", "2513479989"),),
+            [("MC-CPR", f"{MIC}/Patient/CivilRegistrationNumber")],
+        ),
+        (
+            ((f"{MIC}/Patient/CivilRegistrationNumber", "3002479989"),),
+            [("MC-CPR", f"{MIC}/Patient/CivilRegistrationNumber")],
+        ),
+        (
+            ((f"{RESULTS}/GeneralResultInformation/ResultsDateTime/Date", "2025-05-01"),),
+            [("MC-DATE-ORDER", f"{RESULTS}/GeneralResultInformation")],
+        ),
+        (
+            ((f"{MIC}/RequisitionInformation/Sample/SampleReceivedDateTime/Time", "00:01"),),
+            [("MC-DATE-ORDER", f"{MIC}/RequisitionInformation/Sample/SampleReceivedDateTime")],
+        ),
+        (
+            ((f"{RESULTS}/Investigation/Examination/MICAnalysisCode", "ABC16328"),),
+            [("MC-NPU-CODE", f"{RESULTS}/Investigation/Examination/MICAnalysisCode")],
+        ),
+        (
+            ((f"{PATTERN}/PatternEntry[2]/Susceptibility", "resisten"),),
+            [("MC-SUSCEPTIBILITY", f"{PATTERN}/PatternEntry[2]/Susceptibility")],
+        ),
+        (
+            ((f"{PATTERN}/PatternEntry[1]/Susceptibility", "-"),),
+            [("MC-SUSCEPTIBILITY", f"{PATTERN}/PatternEntry[1]/Susceptibility")],
+        ),
+        (
+            ((f"{PATTERN}/PatternEntry[3]/RefAntibiotic", "4"),),
+            [("MC-PATTERN-REF", f"{PATTERN}/PatternEntry[3]/RefAntibiotic")],
+        ),
+        (
+            ((f"{PATTERN}/PatternEntry[1]/RefMicroorganism", "2"),),
+            [("MC-PATTERN-REF", f"{PATTERN}/PatternEntry[1]/RefMicroorganism")],
+        ),
+    ],
+    ids=[
+        "cpr-month-13",
+        "cpr-30-february",
+        "results-before-sampling",
+        "received-before-sampling",
+        "iupac-code-not-npu",
+        "susceptibility-not-s-i-r",
+        "susceptibility-dash-but-not-cancelled",
+        "ref-antibiotic-beyond-the-rows",
+        "ref-microorganism-beyond-the-organisms",
+    ],
+)
+def test_xrpt05_business_rules(
+    validator: XmlValidator,
+    miba: bytes,
+    changes: tuple[tuple[str, str], ...],
+    expected: list[tuple[str, str]],
+) -> None:
+    assert blocking(validator, changed(miba, *changes)) == expected
+
+
+def test_xrpt05_finding_codes_and_units_are_checked_like_xrpt01(validator: XmlValidator) -> None:
+    """An iupac MICAnalysisCode must be an NPU code the tables know, and a Findings Unit must
+    fit it: CRP (NPU19748) in mmol/l is MC-UNIT, an unknown NPU code MC-NPU-UNKNOWN (warnings)."""
+    (message,) = translate(local("STREPA", "Positiv", "A1")).messages
+    examination = f"{RESULTS}/Investigation/Examination"
+    data = message.content.replace(
+        b"</InterPretation>",
+        b"</InterPretation><Operator>lig_med</Operator><Value>5</Value><Unit>mmol/l</Unit>",
+    )
+    crp = changed(
+        data,
+        (f"{examination}/MICAnalysisCode", "NPU19748"),
+        (f"{examination}/AnalysisCodeType", "iupac"),
+    )
+    unknown = changed(crp, (f"{examination}/MICAnalysisCode", "NPU99999"))
+    findings = f"{RESULTS}/Investigation/QuantitativeFindings/AnalysisFindings/Findings"
+    assert [(i.rule, i.severity, i.location) for i in validator.iter_issues(crp)] == [
+        ("MC-UNIT", Severity.WARNING, f"{findings}/Unit")
+    ]
+    assert [(i.rule, i.severity, i.location) for i in validator.iter_issues(unknown)] == [
+        ("MC-NPU-UNKNOWN", Severity.WARNING, f"{examination}/MICAnalysisCode")
+    ]
+
+
+def test_xrpt05_consent_absent_is_only_information(validator: XmlValidator, miba: bytes) -> None:
+    issues = list(validator.iter_issues(changed(miba, (f"{MIC}/Patient/Consent", None))))
+    assert [(i.rule, i.severity) for i in issues] == [("MC-CONSENT-ABSENT", Severity.INFORMATION)]
+
+
+def test_a_cancelled_susceptibility_is_no_broken_category(validator: XmlValidator) -> None:
+    """labgw's cancellation (`-`, SusceptibilityValue `annulleret`, letter svar_rettet) passes;
+    the same cell in a letter that is not svar_rettet is no category at all."""
+    cancelled = {"version": 2, "status": "cancelled"}
+    result = translate(culture(**cancelled), local("RES-MEC", "S", "S1", **cancelled))
+    (message,) = result.messages
+    assert blocking(validator, message.content) == []
+    final = changed(
+        message.content, (f"{RESULTS}/GeneralResultInformation/ResultStatusCode", "svar_endeligt")
+    )
+    assert blocking(validator, final) == [
+        (
+            "MC-SUSCEPTIBILITY",
+            f"{RESULTS}/Investigation/CultureFindings/Pattern/PatternEntry/Susceptibility",
+        )
+    ]
+
+
+@given(st.integers(1, 10), st.integers(1, 80), st.sampled_from(["S", "I", "R", "s", "r"]))
+def test_pattern_references_point_at_rows_and_organisms_that_exist(
+    validator: XmlValidator, miba: bytes, organism: int, antibiotic: int, category: str
+) -> None:
+    """The schema allows RefMicroorganism 1-10 and RefAntibiotic 1-80; the letter has one
+    organism and three antibiotics, so exactly the references beyond them are refused."""
+    data = changed(
+        miba,
+        (f"{PATTERN}/PatternEntry[2]/RefMicroorganism", str(organism)),
+        (f"{PATTERN}/PatternEntry[2]/RefAntibiotic", str(antibiotic)),
+        (f"{PATTERN}/PatternEntry[2]/Susceptibility", category),
+    )
+    entry = f"{PATTERN}/PatternEntry[2]"
+    expected = [("MC-PATTERN-REF", f"{entry}/RefMicroorganism")] * (organism > 1) + [
+        ("MC-PATTERN-REF", f"{entry}/RefAntibiotic")
+    ] * (antibiotic > 3)
+    assert blocking(validator, data) == expected
 
 
 # --- libxml2's messages: namespaces dropped, nothing else ------------------------------

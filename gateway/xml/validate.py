@@ -18,7 +18,7 @@ from gateway.validator import Validator
 from gateway.xml.catalog import Catalog, SchemaEntry, default_catalog
 from gateway.xml.ns import q
 from gateway.xml.paths import explain_xsd_message, resolve_error_path
-from gateway.xml.rules import laboratory_report_rules
+from gateway.xml.rules import laboratory_report_rules, microbiology_report_rules
 from gateway.xml.safe import Limits, parse_untrusted
 
 _XSD_TYPES = {
@@ -30,6 +30,11 @@ _XSD_TYPES = {
     "SCHEMAV_CVC_ENUMERATION_VALID": IssueType.CODE_INVALID,
     "SCHEMAV_CVC_PATTERN_VALID": IssueType.VALUE,
     "SCHEMAV_CVC_DATATYPE_VALID_1_2_1": IssueType.VALUE,
+}
+# The business rules of each letter (gateway/xml/rules.py); receipts have none beyond the XSD.
+_LETTER_RULES = {
+    "LaboratoryReport": laboratory_report_rules,
+    "MicrobiologyWebReport": microbiology_report_rules,
 }
 
 
@@ -73,9 +78,10 @@ class XmlValidator(Validator):
                     line=error.line or None,
                 )
             return
-        if entry.letter == "LaboratoryReport":
+        rules = _LETTER_RULES.get(entry.letter)
+        if rules is not None:
             for letter in root.iterfind(q(entry.letter, entry.namespace)):
-                yield from laboratory_report_rules(letter, entry.namespace, self.mappings, source)
+                yield from rules(letter, entry.namespace, self.mappings, source)
 
     def identify(
         self, root: etree._Element, source: str | None
