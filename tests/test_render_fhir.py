@@ -136,6 +136,25 @@ def test_a_letter_whose_every_result_is_cancelled_retracts() -> None:
     assert len(resources["DiagnosticReport"]["result"]) == 2
 
 
+def test_a_cancelled_result_carries_no_flag_and_no_interval() -> None:
+    """Nothing is left to judge (as XRPT01 and XRPT05 send it): the record's flag and
+    reference limits stay out, and the coverage says so."""
+    cancelled = record(
+        version=2, status="cancelled", result__abnormal="high", result__referenceLow="0"
+    )
+    (message,) = translate(cancelled, syntax="fhir").messages
+    (observation,) = [
+        e["resource"]
+        for e in bundle(message.content)["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    ]
+    assert observation["status"] == "cancelled"
+    assert observation["dataAbsentReason"] == {"text": "annulleret"}
+    assert "interpretation" not in observation and "referenceRange" not in observation
+    left_out = {use.field for use in message.coverage if use.target is None}
+    assert {"result.abnormal", "result.referenceLow"} <= left_out
+
+
 def test_practice_without_sor_cannot_be_sent_as_fhir() -> None:
     result = translate(record(practice__sor=None), syntax="fhir")
     (outcome,) = result.outcomes

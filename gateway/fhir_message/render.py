@@ -341,13 +341,15 @@ def _observation(
         "performer": [_ref(performer)],
     }
     value = mapped.value
-    if record.status is Status.CANCELLED:
+    cancelled = record.status is Status.CANCELLED
+    if cancelled:
         obs["dataAbsentReason"] = {"text": "annulleret"}
     elif value.number is not None:
         obs["valueQuantity"] = _quantity(value.number, mapped, value.comparator)
     else:
         obs["valueString"] = value.text
-    if result.abnormal:
+    # A cancelled result has no value to judge: no flag and no interval (as in XRPT01/XRPT05).
+    if result.abnormal and not cancelled:
         obs["interpretation"] = [
             {"coding": [{"system": sys_.INTERPRETATION, "code": _INTERPRETATION[result.abnormal]}]}
         ]
@@ -356,7 +358,7 @@ def _observation(
     obs["specimen"] = _ref(specimen)
     low = _number(result.reference_low) if result.reference_low else None
     high = _number(result.reference_high) if result.reference_high else None
-    if low is not None or high is not None:
+    if (low is not None or high is not None) and not cancelled:
         limits: dict[str, Any] = {}
         if low is not None:
             limits["low"] = _quantity(low, mapped)
@@ -458,6 +460,7 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
             else None,
         ),
     ]
+    judged = {"result.referenceLow", "result.referenceHigh", "result.abnormal"}
     for name, given, target in (
         ("practice.sor", r.practice.sor, "Organization.identifier:SOR"),
         ("practice.ydernummer", r.practice.ydernummer, "Organization.identifier:Ydernummer"),
@@ -470,7 +473,9 @@ def _uses(mapped: Mapped) -> tuple[Use, ...]:
         ("result.abnormal", r.result.abnormal, "Observation.interpretation"),
         ("result.comment", r.result.comment, "Observation.note.text"),
     ):
-        if given:
+        if given and r.status is Status.CANCELLED and name in judged:
+            out.append((name, L, None, "cancelled: no result to judge"))
+        elif given:
             out.append((name, C, target, None))
     if r.analysis.text:
         out.append(("analysis.text", L, None, "the name from mappings/analyses.csv is sent"))
