@@ -2,7 +2,8 @@
 
 mapping → routing → grouping into letters → rendering → validation. Every record of the batch
 ends as accepted (in a message, or held for a destination whose renderer is not there yet),
-rejected (with Issues) or filtered (not shareable, or an exact duplicate), so the counts add up.
+rejected (with Issues) or filtered (not shareable, or a version already handled: a duplicate, a
+stale one), so the counts add up. Versions of one recordId are taken in rounds (gateway.versions).
 Nothing here reads a file, a socket or the wall clock: the clock and the id factory are passed in.
 """
 
@@ -25,11 +26,12 @@ from gateway.formats import FORMATS, MessageFormat
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
 from gateway.letters import LetterPlan, letter_key
-from gateway.lifecycle import Delivered, rendered_status
+from gateway.lifecycle import Delivered, History, rendered_status
 from gateway.mapping.resolve import Mapped, map_record
 from gateway.mapping.tables import Mappings
 from gateway.model import LabRecord
 from gateway.routing import Destination, Routing, plan_routes, route
+from gateway.versions import plan, remember, rounds
 from gateway.xml.validate import XmlValidator
 
 # One record in a letter: its outcome index, the mapped record (with the status its message
@@ -45,6 +47,15 @@ class Outcome(enum.StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     FILTERED = "filtered"
+
+
+# A version decided without translating (gateway.versions): a duplicate or a stale version is
+# not sent (filtered), a conflicting one is refused.
+_AS_OUTCOME = {
+    "duplicate": Outcome.FILTERED,
+    "stale": Outcome.FILTERED,
+    "rejected": Outcome.REJECTED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,35 +140,73 @@ class Translator:
     fhir_validator: MessageValidator | None = None
 
     def translate(
-        self,
-        batch: IntakeBatch,
-        progress: Callable[[int], None] | None = None,
-        replaces: Mapping[str, Mapping[Destination, Delivered]] | None = None,
+        self, batch: IntakeBatch, progress: Callable[[int], None] | None = None
     ) -> Translation:
-        """Map, route, render and validate every record of the batch.
+        """Map, route, render and validate every record of the batch, with no outbox: what
+        `POST /records` would send for it into an empty outbox.
+
+        Versions of one recordId are taken one round at a time, in input order, each decided
+        against the rounds before it (gateway.versions, as the service does): a later version
+        of a record sent in this input is a correction to the destinations that got it,
+        pointing at that message; the same version again is a duplicate (filtered,
+        LPS-VERSION-DUPLICATE), with other content a conflict (rejected,
+        LPS-VERSION-CONFLICT); an older version after a newer one is stale (filtered,
+        LPS-VERSION-STALE). Outcomes are in input order; messages round by round.
 
         Args:
             batch: the intake result.
             progress: called with the number of records done since the last call.
+        """
+        out = Translation(file_issues=list(batch.file_issues))
+        outcomes: dict[int, RecordOutcome] = {}
+        histories: dict[str, History] = {}
+        taken_in_rounds = rounds(batch.items)
+        again = {item.record.record_id for r in taken_in_rounds[1:] for _, item in r if item.record}
+        for taken in taken_in_rounds:
+            decided = plan(taken, histories)
+            translation = self.translate_round(decided.batch(), decided.replaces, progress)
+            for (position, _), outcome in zip(decided.fresh, translation.outcomes, strict=True):
+                outcomes[position] = outcome
+            for version in decided.decided:
+                outcomes[version.position] = RecordOutcome(
+                    version.label, _AS_OUTCOME[version.outcome], version.issues
+                )
+            if progress is not None and decided.decided:
+                progress(len(decided.decided))
+            out.messages.extend(translation.messages)
+            remember(histories, decided.settle(translation), again)
+        out.outcomes = [outcomes[position] for position in range(len(batch.items))]
+        return out
+
+    def translate_round(
+        self,
+        batch: IntakeBatch,
+        replaces: Mapping[str, Mapping[Destination, Delivered]] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Translation:
+        """Map, route, render and validate every record of one round: at most one version of
+        each recordId, every one already decided to be sent (gateway.versions.plan).
+
+        Args:
+            batch: the round's records.
             replaces: by record key, what each destination received of an earlier version
-                (from the outbox): the record is a correction, sent to those destinations
-                too, pointing at those messages. Without it, a corrected record points at the
-                id its version before would have had.
+                (from the outbox, or from the rounds before): the record is a correction, sent
+                to those destinations too, pointing at those messages. Without it, a later
+                version points at the id its version before would have had.
+            progress: called with the number of records done since the last call.
         """
         replaces = replaces or {}
+        ids = [item.record.record_id for item in batch.items if item.record is not None]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a round holds one version of each recordId (versions.rounds)")
         out = Translation(file_issues=list(batch.file_issues))
         letters: dict[tuple[str, ...], list[Member]] = {}
-        seen: dict[str, LabRecord] = {}
         for done, item in enumerate(batch.items, start=1):
             if progress is not None and done % 500 == 0:
                 progress(500)
             record = item.record
             if record is None:
                 out.outcomes.append(RecordOutcome(item.label, Outcome.REJECTED, item.issues))
-                continue
-            duplicate = _duplicate(record, seen)
-            if duplicate is not None:
-                out.outcomes.append(duplicate)
                 continue
             mapping = map_record(record, self.mappings)
             issues = item.issues + _placed(mapping.issues, item)
@@ -375,38 +424,3 @@ def _placed(issues: tuple[Issue, ...], item: Intake) -> tuple[Issue, ...]:
 
 
 _VERSION_AT = 4  # position of the version in (destination, *letter_key(...))
-
-
-def _duplicate(record: LabRecord, seen: dict[str, LabRecord]) -> RecordOutcome | None:
-    earlier = seen.get(record.key)
-    if earlier is None:
-        seen[record.key] = record
-        return None
-    if earlier == record:
-        return RecordOutcome(
-            record.key,
-            Outcome.FILTERED,
-            (
-                Issue(
-                    Severity.INFORMATION,
-                    IssueType.DUPLICATE,
-                    "LPS-DUPLICATE",
-                    "the same record version appears earlier in the input and is handled there",
-                    record=record.key,
-                ),
-            ),
-        )
-    return RecordOutcome(
-        record.key,
-        Outcome.REJECTED,
-        (
-            Issue(
-                Severity.ERROR,
-                IssueType.DUPLICATE,
-                "LPS-DUPLICATE-CONFLICT",
-                "the same recordId and version appears earlier with different content; "
-                "a change needs a new version",
-                record=record.key,
-            ),
-        ),
-    )

@@ -87,12 +87,13 @@ def test_a_destination_without_a_known_format_holds_its_records() -> None:
 
 
 def test_identical_duplicate_is_filtered_and_a_conflicting_one_rejected() -> None:
+    """The same version again in one input is decided as POST /records decides it."""
     result = translate(record(), record(), record(result__value="46"))
     fates = [(o.outcome, [i.rule for i in o.issues]) for o in result.outcomes]
     assert fates == [
         (Outcome.ACCEPTED, []),
-        (Outcome.FILTERED, ["LPS-DUPLICATE"]),
-        (Outcome.REJECTED, ["LPS-DUPLICATE-CONFLICT"]),
+        (Outcome.FILTERED, ["LPS-VERSION-DUPLICATE"]),
+        (Outcome.REJECTED, ["LPS-VERSION-CONFLICT"]),
     ]
     assert len(result.messages) == 1 and result.messages[0].records == ("XMO-7f3a9c21/v1",)
 

@@ -4,40 +4,50 @@ Intake and translation are the pure pipeline; this module adds what a service ne
 record versions the outbox already holds are not translated again (the same content is a
 duplicate: acknowledged, not resent; other content under the same recordId and version is
 refused), and the answer is given only after the store has committed the batch.
+
+The rounds (versions of one recordId one after the other) and the decisions are
+gateway.versions, which `labgw translate` uses too; here each round's histories come from the
+outbox, and each round is committed before the next is decided.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from gateway.fhir_message.render import message_id as fhir_message_id
 from gateway.intake import Intake, IntakeBatch
 from gateway.issues import Issue, IssueType, Severity
-from gateway.lifecycle import Delivered, Fate, History, decide
-from gateway.model import LabRecord, Status
+from gateway.lifecycle import History
+from gateway.model import LabRecord
 from gateway.outbox.model import NewMessage, RecordVersion
 from gateway.outbox.store import OutboxStore
-from gateway.pipeline import Outcome, Translation, Translator
+from gateway.pipeline import Translation, Translator
 from gateway.routing import Destination
+from gateway.versions import (
+    Settled,
+    digest,
+    outbox_id,
+    plan,
+    received,
+    record_body,
+    rounds,
+    sent_ids,
+    status_of,
+)
 
-
-def record_body(record: LabRecord) -> bytes:
-    """The record as canonical JSON: sorted keys, no spaces; the digest is taken over it."""
-    plain = dataclasses.asdict(record)
-    return json.dumps(
-        plain, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False
-    ).encode()
-
-
-def digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+__all__ = [
+    "Answer",
+    "RecordAnswer",
+    "accept_batch",
+    "digest",
+    "history_of",
+    "outbox_id",
+    "record_body",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +96,18 @@ class Answer:
         }
 
 
-def _version(
-    outcome: str,
-    record: LabRecord,
-    body: bytes,
-    issues: tuple[Issue, ...],
-    messages: tuple[str, ...],
-) -> RecordVersion:
+def _version(settled: Settled, record: LabRecord) -> RecordVersion:
+    body = settled.body
     return RecordVersion(
-        record.key, record.record_id, record.version, digest(body), body, outcome, issues, messages
+        record.key,
+        record.record_id,
+        record.version,
+        digest(body),
+        body,
+        settled.outcome,
+        settled.issues,
+        settled.messages,
     )
-
-
-def outbox_id(kind: str, letter_id: str) -> str:
-    """The id the outbox keys a message by: the one its receipt names. MedCom XML receipts name
-    the Letter/Identifier; FHIR acknowledgements the MessageHeader.id (response.identifier)."""
-    return fhir_message_id(letter_id) if kind == "FHIR" else letter_id
 
 
 def _new_messages(translation: Translation) -> list[NewMessage]:
@@ -131,18 +137,16 @@ class Offload(Protocol):
 async def history_of(store: OutboxStore, record_id: str) -> History:
     """What the outbox holds of a recordId: its versions, and the newest message each
     destination got (with the status of the version it carried)."""
-    versions = await store.record_versions(record_id)
-    delivered: dict[Destination, Delivered] = {}
-    for version in versions:  # oldest first: later versions overwrite
-        status = Status(json.loads(version.body)["status"])
-        for message in await store.messages(record=version.key):
-            destination = Destination(message.destination)
-            known = delivered.get(destination)
-            if known is None or known.version <= version.version:
-                delivered[destination] = Delivered(
-                    destination, message.message_id, version.version, status
-                )
-    return History({v.version: v.digest for v in versions}, delivered)
+    history = History()
+    for version in await store.record_versions(record_id):  # oldest first
+        messages = [
+            (Destination(m.destination), m.message_id)
+            for m in await store.messages(record=version.key)
+        ]
+        history = received(
+            history, version.version, version.digest, status_of(version.body), messages
+        )
+    return history
 
 
 async def accept_batch(
@@ -156,19 +160,9 @@ async def accept_batch(
     """
     answer = Answer(file_issues=list(batch.file_issues))
     results: dict[int, RecordAnswer] = {}
-    pending = list(enumerate(batch.items))
-    while pending:
-        taken: list[tuple[int, Intake]] = []
-        later: list[tuple[int, Intake]] = []
-        ids: set[str] = set()
-        for position, item in pending:
-            record_id = item.record.record_id if item.record else None
-            (later if record_id in ids else taken).append((position, item))
-            if record_id is not None:
-                ids.add(record_id)
+    for taken in rounds(batch.items):
         messages = await _round(store, translator, taken, now, offload, results)
         answer.messages.extend(messages)
-        pending = later
     answer.records = [results[position] for position in range(len(batch.items))]
     answer.messages.sort()
     return answer
@@ -184,48 +178,18 @@ async def _round(
 ) -> list[str]:
     ids = {item.record.record_id for _, item in taken if item.record}
     histories = {record_id: await history_of(store, record_id) for record_id in sorted(ids)}
-    fresh: list[tuple[int, Intake]] = []
-    replaces: dict[str, Mapping[Destination, Delivered]] = {}
-    bodies: dict[int, bytes] = {}
-    versions: list[RecordVersion] = []
-    for position, item in taken:
-        record = item.record
-        if record is None:
-            fresh.append((position, item))
-            continue
-        body = bodies[position] = record_body(record)
-        decision = decide(record, digest(body), histories.get(record.record_id))
-        issues = item.issues + ((decision.issue,) if decision.issue else ())
-        if decision.fate is Fate.DUPLICATE:
-            results[position] = RecordAnswer(record.key, "duplicate", issues=issues)
-        elif decision.fate is Fate.CONFLICT:
-            results[position] = RecordAnswer(record.key, "rejected", issues=issues)
-        elif decision.fate is Fate.STALE:
-            results[position] = RecordAnswer(record.key, "stale", issues=issues)
-            versions.append(_version("stale", record, body, issues, ()))
-        else:
-            fresh.append((position, item))
-            if decision.fate is Fate.CORRECTION:
-                replaces[record.key] = decision.replaces
-    translate = partial(translator.translate, replaces=replaces)
-    translation = await offload(translate, IntakeBatch([item for _, item in fresh], []))
-    ids_by_letter = {m.message_id: outbox_id(m.kind, m.message_id) for m in translation.messages}
-    for (position, item), outcome in zip(fresh, translation.outcomes, strict=True):
-        deliveries = tuple(
-            (destination, ids_by_letter[letter] if letter else None)
-            for destination, letter in outcome.deliveries
+    decided = plan(taken, histories)
+    translate = partial(translator.translate_round, replaces=decided.replaces)
+    translation = await offload(translate, decided.batch())
+    settled = decided.settle(translation)
+    for version in settled:
+        results[version.position] = RecordAnswer(
+            version.label, version.outcome, version.deliveries, version.issues
         )
-        record = item.record
-        if record is not None and outcome.outcome is not Outcome.REJECTED:
-            messages = tuple(m for _, m in deliveries if m)
-            body = bodies[position]
-            versions.append(_version(outcome.outcome.value, record, body, outcome.issues, messages))
-        results[position] = RecordAnswer(
-            outcome.label, outcome.outcome.value, deliveries, outcome.issues
-        )
+    versions = [_version(v, v.record) for v in settled if v.kept and v.record is not None]
     accepted = await store.accept(versions, _new_messages(translation), now)
     _mark_raced(results, accepted.duplicate_records, accepted.conflicting_records)
-    return list(ids_by_letter.values())
+    return list(sent_ids(translation).values())
 
 
 def _mark_raced(
