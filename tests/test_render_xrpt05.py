@@ -58,6 +58,15 @@ def test_culture_with_susceptibility_is_one_investigation_with_a_pattern() -> No
     assert finding.susceptibility == (("LGW00101", "S"), ("LGW00102", "R"))
 
 
+def test_a_category_typed_in_lower_case_is_sent_as_s_i_or_r_in_xml_and_fhir() -> None:
+    records = (culture(), local("RES-MEC", "s", "S1"), local("RES-SUL", " r ", "S2"))
+    (message,) = translate(*records).messages
+    (letter,) = read_micro_letters(etree.fromstring(message.content))
+    assert letter.findings[0].susceptibility == (("LGW00101", "S"), ("LGW00102", "R"))
+    (fhir,) = translate(*records, syntax="fhir").messages
+    assert b'"valueString":"S"' in fhir.content and b'"valueString":"R"' in fhir.content
+
+
 def test_susceptibility_without_a_culture_is_rejected_alone() -> None:
     result = translate(local("RES-MEC", "S", "S1"), local("STREPA", "Positiv", "A1"))
     fates = {o.label: (o.outcome, [i.rule for i in o.issues]) for o in result.outcomes}

@@ -34,8 +34,11 @@ class Mapped:
     @property
     def value(self) -> ResultValue:
         """The value as the analysis reads it: a number only where results are numbers, so a
-        stix `1` or a strep A `0` stays text in every message format."""
+        stix `1` or a strep A `0` stays text in every message format; a susceptibility category
+        as S, I or R whatever case it was typed in (intake takes `s` as `S`)."""
         value = self.record.result.value
+        if self.analysis.result_type is ResultType.SUSCEPTIBILITY:
+            return ResultValue(raw=value.text.upper())
         if value.number is None or self.analysis.result_type is ResultType.NUMERIC:
             return value
         return ResultValue(raw=value.raw)

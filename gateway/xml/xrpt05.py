@@ -283,7 +283,7 @@ def _pattern(out: XmlWriter, susceptibility: list[Mapped]) -> None:
             _identification(out, "Comments", CANCELLED_TEXT)
             out.end()
         else:
-            out.leaf("Susceptibility", mapped.record.result.value.text)  # S, I or R (mapping)
+            out.leaf("Susceptibility", mapped.value.text)  # S, I or R (mapping)
         out.end()
     paragraphs(out, "SusceptibilityInterpretation", SUSCEPTIBILITY_KEY)
     out.end()
