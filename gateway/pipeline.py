@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -164,7 +164,9 @@ class Translator:
         again = {item.record.record_id for r in taken_in_rounds[1:] for _, item in r if item.record}
         for taken in taken_in_rounds:
             decided = plan(taken, histories)
-            translation = self.translate_round(decided.batch(), decided.replaces, progress)
+            translation = self.translate_round(
+                decided.batch(), decided.replaces, progress, decided.known
+            )
             for (position, _), outcome in zip(decided.fresh, translation.outcomes, strict=True):
                 outcomes[position] = outcome
             for version in decided.decided:
@@ -183,6 +185,7 @@ class Translator:
         batch: IntakeBatch,
         replaces: Mapping[str, Mapping[Destination, Delivered]] | None = None,
         progress: Callable[[int], None] | None = None,
+        known: Collection[str] = (),
     ) -> Translation:
         """Map, route, render and validate every record of one round: at most one version of
         each recordId, every one already decided to be sent (gateway.versions.plan).
@@ -191,9 +194,13 @@ class Translator:
             batch: the round's records.
             replaces: by record key, what each destination received of an earlier version
                 (from the outbox, or from the rounds before): the record is a correction, sent
-                to those destinations too, pointing at those messages. Without it, a later
-                version points at the id its version before would have had.
+                to those destinations too, pointing at those messages.
             progress: called with the number of records done since the last call.
+            known: recordIds whose earlier versions are known (the outbox, the rounds before).
+                A later version with nothing in `replaces` points at nothing when its recordId
+                is known (the receiver never got an earlier version: v1 was filtered or
+                rejected), and at the id its version before would have had when it is not
+                (ids are derived from record keys, so the guess names what labgw sent).
         """
         replaces = replaces or {}
         ids = [item.record.record_id for item in batch.items if item.record is not None]
@@ -263,7 +270,7 @@ class Translator:
             fmt = FORMATS[self.config.receiver(destination).format]
             for part, start in enumerate(range(0, len(members), fmt.max_results)):
                 chunk = members[start : start + fmt.max_results]
-                self._emit(out, destination, fmt, key, part, chunk, items=batch.items)
+                self._emit(out, destination, fmt, key, part, chunk, batch.items, known)
         return out
 
     def _emit(
@@ -275,6 +282,7 @@ class Translator:
         part: int,
         chunk: list[Member],
         items: list[Intake],
+        known: Collection[str],
     ) -> None:
         letter = tuple(member[1] for member in chunk)
         fit = []
@@ -294,7 +302,9 @@ class Translator:
         records = tuple(member[1].record for member in fit)
         letter_id = _letter_id(fmt, key, part, records)
         plan = LetterPlan(
-            letter_id, tuple(member[1] for member in fit), _previous_id(fmt, key, fit)
+            letter_id,
+            tuple(member[1] for member in fit),
+            _previous_id(fmt, key, fit, guess=fit[0][1].record.record_id not in known),
         )
         envelope_id = self.ids.envelope_id()
         rendered = fmt.render(
@@ -349,22 +359,25 @@ def _letter_id(
     return derived_id(fmt.kind, *key, str(part), *(record.key for record in records))
 
 
-def _previous_id(fmt: MessageFormat, key: tuple[str, ...], fit: list[Member]) -> str | None:
+def _previous_id(
+    fmt: MessageFormat, key: tuple[str, ...], fit: list[Member], guess: bool
+) -> str | None:
     """The id the receiver knows the message this one replaces by (Letter/Identifier, or
-    MessageHeader.id for FHIR): from the outbox when it told us, else the id the letter of the
-    version before would have had (the same key and records, one version lower)."""
+    MessageHeader.id for FHIR): from the outbox when it told us; else, with nothing known
+    (`guess`), the id the letter of the version before would have had (the same key and
+    records, one version lower)."""
     _, first, _, replaced = fit[0]
     if replaced is not None:
         return replaced.message_id
-    if first.record.version <= 1:
+    if first.record.version <= 1 or not guess:
         return None
     earlier = list(key)
     earlier[_VERSION_AT] = str(first.record.version - 1)
     before = tuple(
         replace(member[1].record, version=member[1].record.version - 1) for member in fit
     )
-    guess = _letter_id(fmt, tuple(earlier), 0, before)
-    return fhir_message_id(guess) if fmt.kind == "FHIR" else guess
+    would_have_been = _letter_id(fmt, tuple(earlier), 0, before)
+    return fhir_message_id(would_have_been) if fmt.kind == "FHIR" else would_have_been
 
 
 def _destinations(

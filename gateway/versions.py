@@ -134,6 +134,7 @@ class Round:
     replaces: Mapping[str, Mapping[Destination, Delivered]]  # by record key
     decided: tuple[Settled, ...]
     bodies: Mapping[int, bytes] = field(default_factory=dict)  # by input position, if known
+    known: frozenset[str] = frozenset()  # recordIds with earlier versions on record
 
     def batch(self) -> IntakeBatch:
         """What to translate: the fresh versions, in input order."""
@@ -174,6 +175,7 @@ def plan(taken: Iterable[tuple[int, Intake]], histories: Mapping[str, History]) 
     replaces: dict[str, Mapping[Destination, Delivered]] = {}
     decided: list[Settled] = []
     bodies: dict[int, bytes] = {}
+    known: set[str] = set()
     for position, item in taken:
         record = item.record
         if record is None:
@@ -184,6 +186,7 @@ def plan(taken: Iterable[tuple[int, Intake]], histories: Mapping[str, History]) 
             # Nothing known of the recordId: new (lifecycle.decide) without hashing the record.
             fresh.append((position, item))
             continue
+        known.add(record.record_id)
         body = bodies[position] = record_body(record)
         decision = decide(record, digest(body), history)
         if decision.fate in _DECIDED:
@@ -194,7 +197,7 @@ def plan(taken: Iterable[tuple[int, Intake]], histories: Mapping[str, History]) 
         fresh.append((position, item))
         if decision.fate is Fate.CORRECTION:
             replaces[record.key] = decision.replaces
-    return Round(tuple(fresh), replaces, tuple(decided), bodies)
+    return Round(tuple(fresh), replaces, tuple(decided), bodies, frozenset(known))
 
 
 def remember(

@@ -260,3 +260,22 @@ def test_labgw_translate_file_with_v1_and_v2_gives_svar_rettet_as_the_service_wo
     }
     assert [m.follows for m in committed] == [None, first]
     assert [r.deliveries[0][1] for r in answer.records] == [first, second]
+
+
+@pytest.mark.parametrize("syntax", [None, "fhir"])
+def test_a_v2_after_a_v1_that_was_never_sent_points_at_nothing(
+    tmp_path: Path, syntax: str | None
+) -> None:
+    """v1 was filtered (an analysis not agreed for sharing), so no receiver has it: v2 is new,
+    and names no message to replace (a FHIR modified-message pointing at a MessageHeader
+    nobody got would be refused)."""
+    filtered = record(
+        recordId="CORR-1", version=1, analysis__code="NPU10197", result__unit="%"
+    )
+    batch = batch_of(filtered, _crp(2, "46"))
+    result = offline(batch, syntax)
+    (message,) = result.messages
+    assert message.previous is None
+    if syntax == "fhir":
+        assert b"modified-message" not in message.content
+    assert_agree(*served(tmp_path / "outbox.db", batch, syntax), result)

@@ -179,7 +179,7 @@ async def _round(
     ids = {item.record.record_id for _, item in taken if item.record}
     histories = {record_id: await history_of(store, record_id) for record_id in sorted(ids)}
     decided = plan(taken, histories)
-    translate = partial(translator.translate_round, replaces=decided.replaces)
+    translate = partial(translator.translate_round, replaces=decided.replaces, known=decided.known)
     translation = await offload(translate, decided.batch())
     settled = decided.settle(translation)
     for version in settled:
