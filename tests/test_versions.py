@@ -269,9 +269,7 @@ def test_a_v2_after_a_v1_that_was_never_sent_points_at_nothing(
     """v1 was filtered (an analysis not agreed for sharing), so no receiver has it: v2 is new,
     and names no message to replace (a FHIR modified-message pointing at a MessageHeader
     nobody got would be refused)."""
-    filtered = record(
-        recordId="CORR-1", version=1, analysis__code="NPU10197", result__unit="%"
-    )
+    filtered = record(recordId="CORR-1", version=1, analysis__code="NPU10197", result__unit="%")
     batch = batch_of(filtered, _crp(2, "46"))
     result = offline(batch, syntax)
     (message,) = result.messages
