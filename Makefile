@@ -33,7 +33,7 @@ test: lint interop-tools
 	$(BIN)/pytest
 
 demo: install
-	rm -rf build/demo build/demo-fhir build/demo-rejected build/pki
+	rm -rf build/demo build/demo-fhir build/demo-rejected build/pki build/conformance
 	@echo "== translate the sample practice records (examples/records) to MedCom XML =="
 	$(BIN)/labgw translate examples/records -o build/demo
 	@echo "== validate the messages it wrote =="
@@ -51,6 +51,10 @@ demo: install
 	$(BIN)/labgw demo --workdir build/demo-live
 	@echo "== the audit trail of a record the practice corrected once (no CPR in it) =="
 	$(BIN)/labgw history XMO-7f3a9c21 --config build/demo-live/labgw.toml
+	@echo "== the conformance suites against labgw itself: JUnit, HTML and an evidence bundle =="
+	$(BIN)/labgw conformance run all --target self --junit build/conformance/report.junit.xml --html build/conformance/report.html --evidence build/conformance/evidence
+	@echo "== the same suite against a vendor's folder with four broken letters (exit 1 expected) =="
+	-$(BIN)/labgw conformance run lsp-xrpt01 --target tests/data/vendor-broken
 	@echo "== records with mistakes are rejected with the field and the rule (exit 1 expected) =="
 	-$(BIN)/labgw translate examples/rejected -o build/demo-rejected
 
