@@ -233,13 +233,38 @@ def test_a_silent_connection_is_closed_without_an_answer(pki: TestPki, tmp_path:
         reader, writer = await _open(chain)
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
-        reader, writer = await _open(chain)  # after an answer, the deadline starts again
+        reader, writer = await _open(chain)  # after an answer: idle_seconds, then closed
         writer.write(_request("GET", "/health"))
         assert (await _answer(reader)).status == 200
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
 
-    _run(pki, tmp_path, Limits(header_seconds=0.5), scenario)
+    _run(pki, tmp_path, Limits(header_seconds=0.5, idle_seconds=1.5), scenario)
+
+
+def test_a_kept_alive_connection_may_idle_and_its_next_request_is_on_the_header_clock(
+    pki: TestPki, tmp_path: Path
+) -> None:
+    """Idle between requests is not slow-loris: the header deadline starts at the next
+    request's first byte (a pooled client connection must not be cut after header_seconds)."""
+
+    async def scenario(chain: Chain) -> None:
+        reader, writer = await _open(chain)
+        writer.write(_request("GET", "/health"))
+        assert (await _answer(reader)).status == 200
+        await asyncio.sleep(1.0)  # longer than header_seconds, shorter than idle_seconds
+        writer.write(_request("GET", "/health"))
+        assert (await _answer(reader)).status == 200
+        writer.write(b"GET /health HTTP/1.1\r\n")  # then a request that never ends
+        answer = await _answer(reader)
+        writer.close()
+        assert (answer.status, answer.rule, answer.closed) == (
+            408,
+            "SERVICE-HEADER-TIMEOUT",
+            True,
+        )
+
+    _run(pki, tmp_path, Limits(header_seconds=0.5, idle_seconds=5), scenario)
 
 
 def test_a_body_trickling_in_past_the_deadline_gets_408(pki: TestPki, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ class Limits:
     max_connections: int = 512
     rate_per_second: float = 200.0  # requests per client, sustained
     rate_burst: int = 1_000  # requests per client at once
-    header_seconds: float = 10.0  # from connecting (or the last answer) to complete headers
+    header_seconds: float = 10.0  # from connecting, or a later request's first byte, to its headers
     body_seconds: float = 120.0  # to receive the whole body
     idle_seconds: float = 60.0  # a kept-alive connection with nothing to say
 
@@ -188,6 +188,7 @@ class _Guarded(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.deadline: asyncio.TimerHandle | None = None
         self.heard = False  # bytes arrived since the deadline was set
+        self.idle = False  # between an answer and the next request's first byte
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -199,12 +200,14 @@ class _Guarded(asyncio.Protocol):
             transport.close()
             return
         guard.live[transport] = self
-        self.arm()
+        self.header_clock()
         self.inner = guard.handler()
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         if self.inner is not None:
+            if self.idle:  # a new request begins: its headers are now on the clock
+                self.header_clock()
             self.heard = True
             self.inner.data_received(data)
 
@@ -226,14 +229,22 @@ class _Guarded(asyncio.Protocol):
         if self.inner is not None:
             self.inner.resume_writing()
 
-    def arm(self) -> None:
-        """The next request's headers must be complete within header_seconds."""
+    def header_clock(self) -> None:
+        """The request's headers must be complete within header_seconds (from connecting, or
+        from the first byte after an answer)."""
+        self._clock(self.guard.limits.header_seconds, idle=False)
+
+    def idle_clock(self) -> None:
+        """After an answer the connection may wait idle_seconds for the next request."""
+        self._clock(self.guard.limits.idle_seconds, idle=True)
+
+    def _clock(self, seconds: float, idle: bool) -> None:
         self.disarm()
-        self.heard = False
-        loop = asyncio.get_running_loop()
-        self.deadline = loop.call_later(self.guard.limits.header_seconds, self._expire)
+        self.heard, self.idle = False, idle
+        self.deadline = asyncio.get_running_loop().call_later(seconds, self._expire)
 
     def disarm(self) -> None:
+        self.idle = False
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
@@ -292,7 +303,7 @@ class ConnectionGuard:
     def request_finished(self, transport: asyncio.BaseTransport | None) -> None:
         guarded = self.live.get(transport) if transport is not None else None
         if guarded is not None:
-            guarded.arm()
+            guarded.idle_clock()
 
 
 class GuardedSite(web.BaseSite):
