@@ -89,6 +89,10 @@ class DeliveryWorker:
                     task.add_done_callback(inflight.discard)
             if claimed and len(inflight) < self.concurrency:
                 continue  # there may be more due
+            if len(inflight) >= self.concurrency:
+                # Full: a wake-up cannot be acted on until a send finishes, and a set event
+                # would return at once, every turn (a busy loop that took CPU from the sends).
+                wake.clear()
             await _first_of(wake, stop, inflight, self.poll)
         if inflight:
             await asyncio.gather(*inflight, return_exceptions=True)
