@@ -20,6 +20,7 @@ from tests.delivery_harness import Chain, lsp_record, ndjson, start_chain, start
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 
 PLATFORM = "practice-platform-tls"
+HEADER_TIMEOUT = (408, "SERVICE-HEADER-TIMEOUT", True)  # status, rule, connection closed
 
 
 @dataclass
@@ -219,11 +220,7 @@ def test_headers_trickling_in_past_the_deadline_get_408_and_the_connection_close
             writer.write(b"X-Slow: 1\r\n")
         answer = await _answer(reader)
         writer.close()
-        assert (answer.status, answer.rule, answer.closed) == (
-            408,
-            "SERVICE-HEADER-TIMEOUT",
-            True,
-        )
+        assert (answer.status, answer.rule, answer.closed) == HEADER_TIMEOUT
 
     _run(pki, tmp_path, Limits(header_seconds=0.5), scenario)
 
@@ -258,11 +255,7 @@ def test_a_kept_alive_connection_may_idle_and_its_next_request_is_on_the_header_
         writer.write(b"GET /health HTTP/1.1\r\n")  # then a request that never ends
         answer = await _answer(reader)
         writer.close()
-        assert (answer.status, answer.rule, answer.closed) == (
-            408,
-            "SERVICE-HEADER-TIMEOUT",
-            True,
-        )
+        assert (answer.status, answer.rule, answer.closed) == HEADER_TIMEOUT
 
     _run(pki, tmp_path, Limits(header_seconds=0.5, idle_seconds=5), scenario)
 

@@ -26,6 +26,11 @@ def bundle(content: bytes) -> dict[str, Any]:
     return json.loads(content, parse_float=Decimal)
 
 
+def by_type(content: bytes) -> dict[str, dict[str, Any]]:
+    """The Bundle's resources by type (the last of a type wins: for single resources)."""
+    return {e["resource"]["resourceType"]: e["resource"] for e in bundle(content)["entry"]}
+
+
 def test_message_shape() -> None:
     result = translate(record(), record(recordId="B", result__value="<5,10"), syntax="fhir")
     assert result.counts()["accepted"] == 2, [str(i) for i in result.issues]
@@ -109,9 +114,7 @@ def test_a_letter_that_cancels_one_result_and_corrects_another_modifies(
     corrected = hemoglobin(version=2, status="corrected")
     records = (cancelled, corrected) if cancelled_first else (corrected, cancelled)
     (message,) = translate(*records, syntax="fhir").messages
-    resources = {
-        e["resource"]["resourceType"]: e["resource"] for e in bundle(message.content)["entry"]
-    }
+    resources = by_type(message.content)
     provenance = resources["Provenance"]
     assert provenance["activity"]["coding"][0]["code"] == "modified-message"
     assert [e["role"] for e in provenance["entity"]] == ["revision"]
@@ -126,9 +129,7 @@ def test_a_letter_whose_every_result_is_cancelled_retracts() -> None:
         hemoglobin(version=2, status="cancelled"),
         syntax="fhir",
     ).messages
-    resources = {
-        e["resource"]["resourceType"]: e["resource"] for e in bundle(message.content)["entry"]
-    }
+    resources = by_type(message.content)
     provenance = resources["Provenance"]
     assert provenance["activity"]["coding"][0]["code"] == "retract-message"
     assert [e["role"] for e in provenance["entity"]] == ["removal"]
@@ -143,11 +144,7 @@ def test_a_cancelled_result_carries_no_flag_and_no_interval() -> None:
         version=2, status="cancelled", result__abnormal="high", result__referenceLow="0"
     )
     (message,) = translate(cancelled, syntax="fhir").messages
-    (observation,) = [
-        e["resource"]
-        for e in bundle(message.content)["entry"]
-        if e["resource"]["resourceType"] == "Observation"
-    ]
+    observation = by_type(message.content)["Observation"]
     assert observation["status"] == "cancelled"
     assert observation["dataAbsentReason"] == {"text": "annulleret"}
     assert "interpretation" not in observation and "referenceRange" not in observation

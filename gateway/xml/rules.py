@@ -119,28 +119,22 @@ def _date_rules(letter: etree._Element, ns: str, source: str | None) -> Iterator
     sampled = _stamp(sample.find(q("SamplingDateTime", ns)) if sample is not None else None, ns)
     if not sampled:
         return
-    received_el = sample.find(q("SampleReceivedDateTime", ns)) if sample is not None else None
-    received = _stamp(received_el, ns)
-    if received and received < sampled and received_el is not None:
-        yield _issue(
-            Severity.ERROR,
-            IssueType.VALUE,
-            "MC-DATE-ORDER",
-            received_el,
-            f"SampleReceivedDateTime {received} is before the SamplingDateTime {sampled}",
-            source,
-        )
+    received = sample.find(q("SampleReceivedDateTime", ns)) if sample is not None else None
     general = letter.find(f"{q('LaboratoryResults', ns)}/{q('GeneralResultInformation', ns)}")
-    resulted = _stamp(general.find(q("ResultsDateTime", ns)) if general is not None else None, ns)
-    if resulted and resulted < sampled and general is not None:
-        yield _issue(
-            Severity.ERROR,
-            IssueType.VALUE,
-            "MC-DATE-ORDER",
-            general,
-            f"ResultsDateTime {resulted} is before the SamplingDateTime {sampled}",
-            source,
-        )
+    results = general.find(q("ResultsDateTime", ns)) if general is not None else None
+    # (where a finding is placed, the element holding the stamp, its name)
+    checks = ((received, received, "SampleReceivedDateTime"), (general, results, "ResultsDateTime"))
+    for place, holder, name in checks:
+        stamp = _stamp(holder, ns)
+        if stamp and stamp < sampled and place is not None:
+            yield _issue(
+                Severity.ERROR,
+                IssueType.VALUE,
+                "MC-DATE-ORDER",
+                place,
+                f"{name} {stamp} is before the SamplingDateTime {sampled}",
+                source,
+            )
 
 
 def _code_rules(
