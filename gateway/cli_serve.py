@@ -37,8 +37,6 @@ from gateway.outbox.open import open_store
 from gateway.outbox.states import Event, InvalidTransition, State
 from gateway.outbox.store import OutboxStore
 from gateway.privacy import Pseudonyms, install_log_redaction, redact
-from gateway.security.permissions import check_secret_files
-from gateway.service import keyfiles
 from gateway.service.config import ServiceConfig, load_service_config
 from gateway.service.run import start_service
 from gateway.signals import until_signalled
@@ -60,7 +58,6 @@ def serve(config_path: Path, port: int | None) -> None:
     """Run the HTTP API and the delivery workers until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     install_log_redaction()
-    check_secret_files(keyfiles.named_in(config_path))  # before the file's secrets are read
     config = load_service_config(config_path)
     if port is not None:
         config = replace(config, port=port)

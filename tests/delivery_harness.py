@@ -254,6 +254,15 @@ def postgres_schema_url() -> Iterator[str]:
         asyncio.run(_drop(schema))
 
 
+@pytest.fixture(params=["sqlite", "postgres"], name="store_url")
+def store_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The outbox URL of one test, once per store: a SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'outbox.db'}"
+    else:
+        yield from postgres_schema_url()
+
+
 async def _drop(schema: str) -> None:
     connection = await asyncpg.connect(POSTGRES)
     try:

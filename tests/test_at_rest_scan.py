@@ -19,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from gateway.pki import TestPki
 from gateway.privacy import find_cpr
@@ -36,8 +34,8 @@ from tests.delivery_harness import (
     lsp_record,
     miba_record,
     ndjson,
-    postgres_schema_url,
     start_chain,
+    store_url_fixture,  # noqa: F401  (fixture)
 )
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 
@@ -122,14 +120,6 @@ class LogLines(logging.Handler):
         self.lines.append(self.format(record) + (record.exc_text or ""))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        yield from postgres_schema_url()
-
-
 async def _run(chain: Chain) -> None:
     """Records in, every message acknowledged, the sealed bodies read back by the API."""
     first = [
@@ -165,10 +155,10 @@ async def _run(chain: Chain) -> None:
 
 
 def test_no_clear_cpr_rests_in_the_stores_or_the_logs_after_an_end_to_end_run(
-    pki: TestPki, tmp_path: Path, outbox: str
+    pki: TestPki, tmp_path: Path, store_url: str
 ) -> None:
     scan, logs = Scan(), LogLines()
-    sqlite = outbox.startswith("sqlite")
+    sqlite = store_url.startswith("sqlite")
     outbox_file = tmp_path / "outbox.db"
     receiver_files = [tmp_path / f"{role.value}-received.sqlite" for role in Destination]
 
@@ -176,14 +166,14 @@ def test_no_clear_cpr_rests_in_the_stores_or_the_logs_after_an_end_to_end_run(
         """The run, then the scan of the rows while every store is still open; the raw
         files' findings of that moment."""
         chain = await start_chain(
-            pki, tmp_path, store=outbox, faults={Destination.LSP: Faults(fail_5xx=1)}
+            pki, tmp_path, store=store_url, faults={Destination.LSP: Faults(fail_5xx=1)}
         )
         try:
             await _run(chain)
             if sqlite:
                 scan_sqlite(scan, outbox_file, OUTBOX_MESSAGES)
             else:
-                await scan_postgres(scan, outbox.rsplit("schema=", 1)[1])
+                await scan_postgres(scan, store_url.rsplit("schema=", 1)[1])
             for path in receiver_files:
                 scan_sqlite(scan, path, RECEIVER_MESSAGES)
             open_files = Scan()
@@ -223,7 +213,7 @@ def test_no_clear_cpr_rests_in_the_stores_or_the_logs_after_an_end_to_end_run(
         planted.raw(outbox_file)
         assert planted.outside == ["transitions.detail", "outbox.db bytes"]
     else:
-        schema = outbox.rsplit("schema=", 1)[1]
+        schema = store_url.rsplit("schema=", 1)[1]
         asyncio.run(_execute(schema, plant))
         asyncio.run(scan_postgres(planted, schema))
         assert planted.outside == ["transitions.detail"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,18 @@ from gateway.outbox.store import OutboxStore
 from gateway.pki import TestPki
 from gateway.privacy import Pseudonyms
 from tests.conftest import assert_no_cpr
-from tests.delivery_harness import lsp_record, ndjson, postgres_schema_url, start_chain
+from tests.delivery_harness import (
+    lsp_record,
+    ndjson,
+    start_chain,
+    store_url_fixture,  # noqa: F401  (fixture)
+)
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 from tests.records import BASE
 
 CPR = BASE["patient"]["cpr"]
 KEY = "audit-test-pseudonym-key-0123456789"
 RECORD = "E2E-000700"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        yield from postgres_schema_url()
 
 
 def _config(tmp_path: Path, store: str) -> Path:

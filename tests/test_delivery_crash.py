@@ -8,12 +8,10 @@ import asyncio
 import random
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from gateway.demo import client_ssl, privacy_key, service_toml, wait_serving
 from gateway.outbox.cipher import BodyCipher
@@ -28,22 +26,14 @@ from tests.delivery_harness import (
     lsp_record,
     miba_record,
     ndjson,
-    postgres_schema_url,
     receiver_config,
+    store_url_fixture,  # noqa: F401  (fixture)
 )
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
 
 RECORDS = 2_000
 CHUNK = 100
 KILLS = 10
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        yield from postgres_schema_url()
 
 
 def _config(pki: TestPki, tmp_path: Path, port: int, store: str, endpoints: dict[str, str]) -> Path:

@@ -4,11 +4,8 @@ real TLS both ways, real signatures and real stores (SQLite, and PostgreSQL when
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gateway.outbox.states import Event, State
 from gateway.pki import TestPki
@@ -21,16 +18,9 @@ from tests.delivery_harness import (
     postgres_schema_url,
     start_chain,
     start_gateway_for,
+    store_url_fixture,  # noqa: F401  (fixture)
 )
 from tests.pki_fixture import pki_session  # noqa: F401  (fixture)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        yield from postgres_schema_url()
 
 
 def run(coroutine: Any) -> Any:

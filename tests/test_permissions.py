@@ -26,7 +26,8 @@ from gateway.receiver.config import ReceiptMode, ReceiverConfig
 from gateway.routing import Destination
 from gateway.security.permissions import check_secret_files, prepare_store
 from gateway.service import keyfiles
-from gateway.service.config import ServiceConfig
+from gateway.service.access import OPERATOR_BY_TOKEN, token_digest
+from gateway.service.config import ServiceConfig, load_service_config
 from gateway.service.run import start_service
 from tests.pki_fixture import PASSWORD, pki_session  # noqa: F401  (fixture)
 from tests.records import CIPHER
@@ -143,13 +144,9 @@ def test_labgw_serve_checks_password_and_token_files_before_reading_them(
 
 
 def test_private_password_and_token_files_pass(tmp_path: Path) -> None:
-    toml = _serve_toml(tmp_path, password=0o600, tokens=0o400)
-    found = keyfiles.named_in(toml)
-    assert found == [
-        ("signing.password_file", tmp_path / "password"),
-        ("access.operator_tokens_file", tmp_path / "tokens"),
-    ]
-    check_secret_files(found)
+    config = load_service_config(_serve_toml(tmp_path, password=0o600, tokens=0o400))
+    assert config.password == "s3cret"
+    assert config.access.tokens == {token_digest("s3cret"): OPERATOR_BY_TOKEN}
 
 
 # ---------------------------------------------------------------- SQLite stores

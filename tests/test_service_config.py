@@ -87,5 +87,6 @@ def test_bad_settings_are_refused_by_name(tmp_path: Path, text: str, named: str)
 
 def test_the_password_file_is_read_and_stripped(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("s3cret\n", encoding="utf-8")
+    (tmp_path / "pw").chmod(0o600)
     path = _write(tmp_path, '[signing]\nidentity = "k.p12"\npassword_file = "pw"\n')
     assert load_service_config(path).password == "s3cret"

@@ -80,7 +80,7 @@ class LiveTarget:
         answers = asyncio.run(self._send(envelope, times))
         words = [_word(answer) for answer in answers]
         outcome = words[0]
-        if times == 2 and (words[1] != words[0] or _receipt_bytes(answers) is False):
+        if times == 2 and (words[1] != words[0] or not _same_receipt(*answers)):
             outcome = f"{words[0]}, then {words[1]} (a duplicate must get the same receipt)"
         name = "envelope.xml" if suite.kind == "dgws" else "message.json"
         outputs = {name: data}
@@ -112,16 +112,13 @@ def _word(answer: SendResult) -> str:
     return f"no answer ({answer.detail})"
 
 
-def _receipt_bytes(answers: list[SendResult]) -> bool | None:
-    """Whether two receipts say the same (outcome and issues); None without receipts."""
-    first, second = (a.receipt for a in answers)
-    if first is None or second is None:
-        return None
-    return (first.outcome, first.message_id, first.issues) == (
-        second.outcome,
-        second.message_id,
-        second.issues,
-    )
+def _same_receipt(first: SendResult, second: SendResult) -> bool:
+    """A duplicate's receipt says what the first one said (outcome, letter, Issues); answers
+    without receipts are compared by their word alone."""
+    if first.receipt is None or second.receipt is None:
+        return True
+    said = (first.receipt.outcome, first.receipt.message_id, first.receipt.issues)
+    return said == (second.receipt.outcome, second.receipt.message_id, second.receipt.issues)
 
 
 def _suffix(answer: SendResult) -> str:

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.clock import FixedClock, SequentialIds
 from gateway.config import default_config
@@ -23,19 +24,22 @@ from gateway.receipts.model import Receipt
 from gateway.receipts.parse import parse_receipt
 from gateway.xml.validate import XmlValidator
 
+if TYPE_CHECKING:
+    from gateway.fhir.validate import FhirValidator
+
 
 @dataclass
 class Validators:
     """Built once per run: schemas and profiles are slow to load and safe to share."""
 
-    translators: dict[str, Translator] = field(default_factory=dict)
+    payloads: dict[tuple[str, str], bytes] = field(default_factory=dict)  # transport messages
 
     @cached_property
     def xml(self) -> XmlValidator:
         return XmlValidator()
 
     @cached_property
-    def fhir(self) -> object:
+    def fhir(self) -> FhirValidator:
         from gateway.fhir.validate import FhirValidator
 
         return FhirValidator()
@@ -51,7 +55,7 @@ class Validators:
             self.xml,
             FixedClock(suite.now),
             SequentialIds(),
-            fhir,  # type: ignore[arg-type]
+            fhir,
         )
 
     def check_message(self, data: bytes, name: str) -> Observation:
@@ -59,7 +63,7 @@ class Validators:
         start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         is_json = name.lower().endswith(".json") or start in (b"{", b"[")
         validator = self.fhir if is_json else self.xml
-        issues = tuple(validator.iter_issues(data, name))  # type: ignore[attr-defined]
+        issues = tuple(validator.iter_issues(data, name))
         blocking = any(issue.blocking for issue in issues)
         return Observation(
             issues=issues,

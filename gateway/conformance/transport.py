@@ -67,7 +67,11 @@ def own_pki() -> TestPki:
 
 
 def payload(suite: Suite, validators: Validators, tag: str = "") -> bytes:
-    """The suite's message, rendered by the pipeline; `tag` makes its letter id unique."""
+    """The suite's message, rendered by the pipeline (once per suite and tag); `tag` makes its
+    letter id unique."""
+    known = validators.payloads.get((suite.name, tag))
+    if known is not None:
+        return known
     if suite.payload is None:
         raise ValueError(f"suite {suite.name} names no payload records")
     records = json.loads(suite.payload.read_text("utf-8"))
@@ -77,7 +81,8 @@ def payload(suite: Suite, validators: Validators, tag: str = "") -> bytes:
     result = validators.translator(suite).translate(read_records(data, "payload", now=suite.now))
     if not result.messages:
         raise ValueError(f"suite {suite.name}: the payload records gave no message")
-    return result.messages[0].content
+    content = validators.payloads[(suite.name, tag)] = result.messages[0].content
+    return content
 
 
 def signed(suite: Suite, case: Case, kit: Kit, message: bytes, message_id: str) -> bytes:

@@ -101,13 +101,16 @@ async def _throttle(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Per-client request rate (by identity, else by address), and the connection's header
-    deadline stopped while a request is handled and restarted for the next one."""
+    deadline stopped while a request is handled and restarted for the next one. The caller
+    is identified here, once, for `_access` and the handlers too (`request[CLIENT]`)."""
     service = request.app[KEY]
     guard = service.guard
     if guard is not None:
         guard.request_started(request.transport)
     try:
         client = _client(request)
+        if client is not None:
+            request[CLIENT] = client
         wait = service.rate.take(client.name if client else f"address {request.remote}")
         if wait is not None:
             log.warning("refused %s %s: over the request rate", request.method, request.path)
@@ -153,7 +156,7 @@ async def _access(
     needed = _ROLES.get((method, route))
     if needed is None:
         return await handler(request)
-    client = _client(request)
+    client = request.get(CLIENT)  # identified by _throttle
     if client is None:
         log.warning("refused %s %s: no client certificate or token it knows", method, route)
         answer = problem(
@@ -172,7 +175,6 @@ async def _access(
             f"{client.name} may not {method} {route}: it needs the {needed} role",
             IssueType.SECURITY,
         )
-    request[CLIENT] = client
     return await handler(request)
 
 

@@ -20,6 +20,7 @@ from gateway.errors import ConfigError
 from gateway.outbox.states import RetryPolicy
 from gateway.privacy import KeySource
 from gateway.routing import Destination
+from gateway.security.permissions import check_secret_files
 from gateway.service.access import (
     OPERATOR_BY_TOKEN,
     AccessPolicy,
@@ -85,6 +86,7 @@ def _password(base: Path, table: dict[str, Any]) -> str | None:
         raise ConfigError("signing.password: put the password in password_file or password_env")
     if "password_file" in table:
         path = _path(base, table["password_file"], "signing.password_file")
+        check_secret_files([("signing.password_file", path)])  # before it is read
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -128,6 +130,7 @@ def access_policy(base: Path, table: dict[str, Any]) -> AccessPolicy:
     tokens: list[str] = []
     if "operator_tokens_file" in table:
         path = _path(base, table["operator_tokens_file"], "access.operator_tokens_file")
+        check_secret_files([("access.operator_tokens_file", path)])  # before it is read
         try:
             tokens = path.read_text(encoding="utf-8").split()
         except OSError as exc:

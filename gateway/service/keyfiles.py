@@ -1,17 +1,12 @@
-"""Which files of a service configuration hold a secret, for the permission check at start.
+"""Which key files of a service configuration hold a secret, for the permission check at start.
 
-`start_service` checks those a `ServiceConfig` names (`configured`); `labgw serve` also checks
-those its TOML file names (`named_in`) before the file is loaded, since a `ServiceConfig` keeps
-a password and operator tokens as values and no longer knows the files they came from.
+`start_service` checks those a `ServiceConfig` names (`configured`) before any key is read. The
+password and operator-token files are checked where the configuration file is read
+(`gateway.service.config`), since a `ServiceConfig` keeps their values, not the files.
 """
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-from typing import Any
-
-from gateway.errors import ConfigError
 from gateway.security.permissions import SecretFile, holding_key
 from gateway.service.config import ServiceConfig
 
@@ -34,27 +29,4 @@ def configured(config: ServiceConfig) -> list[SecretFile]:
         )
     if config.privacy.file is not None:
         files.append(("privacy.key_file", config.privacy.file))
-    return files
-
-
-def named_in(path: Path) -> list[SecretFile]:
-    """`[signing] password_file` and `[access] operator_tokens_file` of a service's TOML file,
-    relative paths from its folder as `load_service_config` reads them.
-
-    Raises:
-        ConfigError: the file cannot be read or parsed, or one of them is not a string.
-    """
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
-    base = path.resolve().parent
-    files = []
-    for table, key in (("signing", "password_file"), ("access", "operator_tokens_file")):
-        value = data.get(table, {}).get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{table}.{key} must be a path")
-        files.append((f"{table}.{key}", base / value))
     return files
