@@ -330,6 +330,7 @@ def _service_config(folder: Path, pki: TestPki, name: str = "practice-platform")
     in a file beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pw").write_text(PASSWORD + "\n", encoding="utf-8")
+    (folder / "pw").chmod(0o600)  # a secret file: labgw refuses one others may read
     path = folder / "service.toml"
     path.write_text(
         f'[signing]\nidentity = "{pki[name].p12_path}"\npassword_file = "pw"\n', encoding="utf-8"
